@@ -1,0 +1,113 @@
+"""The online CKD tracker, in the GOT-10k toolkit's style: ``init`` once, then ``update``.
+
+Per frame: crop a search region 4x the target's side around the previous box in both
+modalities (the same window, the frames are registered), run the two-student network, weight
+the score map with a Hann window (a motion prior), decode the best cell's box and map it back
+to the image, clipped so that at least ``clip_margin`` pixels stay inside.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..boxes import validate_box
+from ..config import Config
+from ..data.sequence import as_rgb
+from ..errors import InputError
+from ..geometry import box_from_crop, clip_box, sample_crop
+from ..models.ckd import CKD, center_template_mask
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def hann_window(size: int) -> torch.Tensor:
+    """(1, 1, size, size) raised-cosine window, zero just outside both ends."""
+    steps = torch.arange(1, size + 1, dtype=torch.float32)
+    window = 0.5 * (1 - torch.cos((2 * math.pi / (size + 1)) * steps))
+    return (window[:, None] * window[None, :]).view(1, 1, size, size)
+
+
+@dataclass
+class TrackResult:
+    box: list[float]
+    """x, y, w, h in pixels."""
+    score: float
+    """Network confidence (0..1) at the chosen location, before the motion window."""
+
+
+class CKDTracker:
+    """Tracks one target through paired RGB and thermal frames (HxWx3 uint8 RGB arrays)."""
+
+    def __init__(self, model: CKD, config: Config, device: str | torch.device = "cpu",
+                 precision: str = "fp32"):
+        if precision not in ("fp32", "bf16"):
+            raise InputError(f"unknown precision '{precision}' (fp32 or bf16)")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.config = config
+        self.precision = precision
+        crop = config.crop
+        self.template_size, self.template_factor = crop.template_size, crop.template_factor
+        self.search_size, self.search_factor = crop.search_size, crop.search_factor
+        self.window = hann_window(model.shape.feat_size).to(self.device) if config.tracker.hann_window else None
+        self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
+        self.state: list[float] | None = None
+        self.frame_size: tuple[int, int] | None = None
+
+    def _to_tensor(self, patch: np.ndarray) -> torch.Tensor:
+        image = torch.from_numpy(patch).to(self.device).permute(2, 0, 1).unsqueeze(0).float()
+        return (image / 255.0 - self.mean) / self.std
+
+    def _check_pair(self, rgb: np.ndarray, tir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rgb, tir = as_rgb(rgb, "RGB frame"), as_rgb(tir, "thermal frame")
+        if rgb.shape != tir.shape:
+            raise InputError(f"RGB frame is {rgb.shape[1]}x{rgb.shape[0]} but thermal frame is "
+                             f"{tir.shape[1]}x{tir.shape[0]}: the modalities must be registered")
+        if self.frame_size is not None and rgb.shape[:2] != self.frame_size:
+            raise InputError(f"frame size changed from {self.frame_size[1]}x{self.frame_size[0]} "
+                             f"to {rgb.shape[1]}x{rgb.shape[0]}")
+        return rgb, tir
+
+    def init(self, rgb: np.ndarray, tir: np.ndarray, box) -> None:
+        """Start tracking the target at ``box`` (x, y, w, h in pixels) in the first frame pair."""
+        self.frame_size = None
+        rgb, tir = self._check_pair(rgb, tir)
+        height, width = rgb.shape[:2]
+        box = validate_box(box, (width, height), what="init box")
+        self.frame_size = (height, width)
+        self.template_rgb = self._to_tensor(sample_crop(rgb, box, self.template_factor, self.template_size)[0])
+        self.template_tir = self._to_tensor(sample_crop(tir, box, self.template_factor, self.template_size)[0])
+        self.template_mask = (center_template_mask(self.model.shape, 1, self.device)
+                              if self.model.shape.ce_layers else None)
+        self.state = box
+
+    @torch.inference_mode()
+    def predict(self, search_rgb: torch.Tensor, search_tir: torch.Tensor) -> dict:
+        """Network forward on normalised search crops, in the configured precision."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+            out = self.model(self.template_rgb, self.template_tir, search_rgb, search_tir, self.template_mask)
+        return {k: out[k].float() for k in ("score_map", "size_map", "offset_map")}
+
+    def update(self, rgb: np.ndarray, tir: np.ndarray) -> TrackResult:
+        """Locate the target in the next frame pair."""
+        if self.state is None:
+            raise RuntimeError("call init() before update()")
+        rgb, tir = self._check_pair(rgb, tir)
+        height, width = rgb.shape[:2]
+        patch_rgb, resize_factor = sample_crop(rgb, self.state, self.search_factor, self.search_size)
+        patch_tir, _ = sample_crop(tir, self.state, self.search_factor, self.search_size)
+        maps = self.predict(self._to_tensor(patch_rgb), self._to_tensor(patch_tir))
+        response = maps["score_map"] * self.window if self.window is not None else maps["score_map"]
+        box = self.model.box_head.decode(response, maps["size_map"], maps["offset_map"])[0]
+        best = int(response.flatten().argmax())
+        score = float(maps["score_map"].flatten()[best])
+        pred = (box * self.search_size).tolist()
+        mapped = box_from_crop(pred, self.state, resize_factor, self.search_size)
+        self.state = clip_box(mapped, height, width, margin=self.config.tracker.clip_margin)
+        return TrackResult(list(self.state), score)
