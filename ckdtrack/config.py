@@ -146,6 +146,11 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     return candidate
 
 
+def config_from_dict(data: dict[str, Any], where: str = "config") -> Config:
+    """Rebuild a :class:`Config` from ``Config.to_dict()`` output (e.g. stored in a checkpoint)."""
+    return _build(Config, data, where)
+
+
 def load_config(name_or_path: str | Path = "ckd_vitb") -> Config:
     path = resolve_config_path(name_or_path)
     try:
@@ -153,4 +158,4 @@ def load_config(name_or_path: str | Path = "ckd_vitb") -> Config:
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
     data.setdefault("name", path.stem)
-    return _build(Config, data, str(path))
+    return config_from_dict(data, str(path))
