@@ -9,16 +9,20 @@ to the image, clipped so that at least ``clip_margin`` pixels stay inside.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..boxes import validate_box
-from ..config import Config
+from ..config import Config, config_from_dict, load_config
 from ..data.sequence import as_rgb
 from ..errors import InputError
 from ..geometry import box_from_crop, clip_box, sample_crop
+from ..models import build_model
+from ..models.checkpoint import extract_state_dict, load_state_strict, read_checkpoint
 from ..models.ckd import CKD, center_template_mask
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -59,6 +63,28 @@ class CKDTracker:
         self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
         self.state: list[float] | None = None
         self.frame_size: tuple[int, int] | None = None
+        self.last_forward_seconds = 0.0
+
+    @classmethod
+    def from_weights(cls, weights: str | Path, config: str | Path | Config | None = None,
+                     device: str = "cpu", precision: str = "fp32", sha256: str | None = None) -> "CKDTracker":
+        """A tracker from an inference checkpoint.
+
+        ``config`` is a config name, a YAML path or a :class:`Config`; without it, a config
+        stored in the checkpoint (our exports carry one) is used, else ``ckd_vitb``.
+        """
+        checkpoint = read_checkpoint(weights, sha256)
+        if isinstance(config, Config):
+            resolved = config
+        elif config is not None:
+            resolved = load_config(config)
+        elif isinstance(checkpoint.get("config"), dict):
+            resolved = config_from_dict(checkpoint["config"], f"{weights} (stored config)")
+        else:
+            resolved = load_config("ckd_vitb")
+        model = build_model(resolved.network_shape())
+        load_state_strict(model, extract_state_dict(checkpoint, weights), weights)
+        return cls(model, resolved, device=device, precision=precision)
 
     def _to_tensor(self, patch: np.ndarray) -> torch.Tensor:
         image = torch.from_numpy(patch).to(self.device).permute(2, 0, 1).unsqueeze(0).float()
@@ -102,7 +128,12 @@ class CKDTracker:
         height, width = rgb.shape[:2]
         patch_rgb, resize_factor = sample_crop(rgb, self.state, self.search_factor, self.search_size)
         patch_tir, _ = sample_crop(tir, self.state, self.search_factor, self.search_size)
-        maps = self.predict(self._to_tensor(patch_rgb), self._to_tensor(patch_tir))
+        search_rgb, search_tir = self._to_tensor(patch_rgb), self._to_tensor(patch_tir)
+        started = time.perf_counter()
+        maps = self.predict(search_rgb, search_tir)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.last_forward_seconds = time.perf_counter() - started
         response = maps["score_map"] * self.window if self.window is not None else maps["score_map"]
         box = self.model.box_head.decode(response, maps["size_map"], maps["offset_map"])[0]
         best = int(response.flatten().argmax())

@@ -1,0 +1,74 @@
+"""``ckdtrack track``: track one RGB-T sequence (folder or two videos) and save the boxes."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+
+import torch
+
+from ..boxes import parse_box_line
+from ..data.sequence import open_sequence_dir
+from ..errors import InputError
+from .frames import sequence_source, video_source
+from .runner import run_tracker, write_boxes
+from .tracker import CKDTracker
+
+
+def parse_init_box(text: str) -> list[float]:
+    try:
+        values = parse_box_line(text)
+    except ValueError:
+        raise InputError(f"--init: expected X,Y,W,H numbers, got {text!r}") from None
+    if len(values) != 4:
+        raise InputError(f"--init: expected 4 numbers X,Y,W,H, got {len(values)}")
+    return values
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--weights", required=True, help="inference checkpoint (.pth / .pth.tar)")
+    parser.add_argument("--config", default=None,
+                        help="config name in configs/ (ckd_vitb, ckd_vitb_mce) or a YAML path; "
+                             "default: the config stored in the checkpoint, else ckd_vitb")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+
+
+def check_device(device: str) -> str:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: CUDA is not available on this machine")
+    return device
+
+
+def run_track(args: argparse.Namespace) -> int:
+    videos = (args.visible_video, args.thermal_video)
+    if any(videos) and not all(videos):
+        raise InputError("--visible-video and --thermal-video go together")
+    if all(videos) == bool(args.sequence):
+        raise InputError("give either SEQUENCE_DIR or --visible-video with --thermal-video")
+    source = video_source(*videos) if all(videos) else sequence_source(open_sequence_dir(args.sequence))
+    init_box = parse_init_box(args.init) if args.init else None
+    tracker = CKDTracker.from_weights(args.weights, args.config, check_device(args.device), args.precision)
+    run = run_tracker(tracker, source, init_box, video=args.video, progress=not args.quiet)
+    write_boxes(args.out, run.boxes)
+    print(f"{run.name}: {len(run.boxes)} frames in {run.total_seconds:.1f} s | "
+          f"model {run.fps_model:.1f} FPS | end to end {run.fps_end_to_end:.1f} FPS | "
+          f"{tracker.config.name}, {args.precision}, {args.device} ({platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} threads)")
+    print(f"boxes: {args.out}" + (f" | video: {args.video}" if args.video else ""))
+    return 0
+
+
+def register(subparsers) -> None:
+    track = subparsers.add_parser("track", help="track a target through one RGB-T sequence",
+                                  description=__doc__.splitlines()[0])
+    track.add_argument("sequence", nargs="?", metavar="SEQUENCE_DIR",
+                       help="folder with visible/rgb/visual/v and infrared/ir/thermal/i frame folders")
+    add_model_arguments(track)
+    track.add_argument("--init", help="initial box X,Y,W,H (default: first line of init.txt/visible.txt)")
+    track.add_argument("--out", required=True, help="output box file, one x,y,w,h line per frame")
+    track.add_argument("--video", help="write an MP4 with RGB | thermal side by side and the box")
+    track.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    track.add_argument("--visible-video", help="visible video file (instead of SEQUENCE_DIR)")
+    track.add_argument("--thermal-video", help="thermal video file (instead of SEQUENCE_DIR)")
+    track.add_argument("--quiet", action="store_true", help="no progress bar")
+    track.set_defaults(func=run_track)

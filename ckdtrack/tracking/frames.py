@@ -1,0 +1,73 @@
+"""Where frame pairs come from: a sequence folder or two video files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..data.sequence import RGBTSequence, as_rgb
+from ..errors import InputError
+
+FramePair = tuple[np.ndarray, np.ndarray]
+
+
+@dataclass
+class FrameSource:
+    """A named stream of (visible, thermal) frame pairs with a known length."""
+
+    name: str
+    length: int
+    pairs: Iterator[FramePair]
+    first_box: list[float] | None = None
+
+
+def sequence_source(sequence: RGBTSequence) -> FrameSource:
+    pairs = (sequence.frame_pair(i) for i in range(len(sequence)))
+    first_box = None
+    if sequence.boxes is not None and len(sequence.boxes):
+        first_box = [float(v) for v in sequence.boxes[0]]
+    return FrameSource(sequence.name, len(sequence), pairs, first_box)
+
+
+def _open_video(path: Path) -> tuple[cv2.VideoCapture, int]:
+    if not path.is_file():
+        raise InputError(f"{path}: video file not found")
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise InputError(f"{path}: cannot open video (unsupported or corrupt file)")
+    return capture, int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+
+
+def _video_pairs(visible: Path, thermal: Path, captures) -> Iterator[FramePair]:
+    index = 0
+    try:
+        while True:
+            ok_v, frame_v = captures[0].read()
+            ok_t, frame_t = captures[1].read()
+            if not ok_v and not ok_t:
+                return
+            if ok_v != ok_t:
+                shorter = thermal if ok_v else visible
+                raise InputError(f"{shorter}: video ends after {index} frames, before the other modality")
+            index += 1
+            yield as_rgb(frame_v, str(visible), bgr=True), as_rgb(frame_t, str(thermal), bgr=True)
+    finally:
+        for capture in captures:
+            capture.release()
+
+
+def video_source(visible: str | Path, thermal: str | Path) -> FrameSource:
+    """Pairs from two registered video files, read in lock-step."""
+    visible, thermal = Path(visible), Path(thermal)
+    capture_v, count_v = _open_video(visible)
+    capture_t, count_t = _open_video(thermal)
+    if count_v > 0 and count_t > 0 and count_v != count_t:
+        capture_v.release()
+        capture_t.release()
+        raise InputError(f"{visible} has {count_v} frames but {thermal} has {count_t}")
+    name = visible.stem
+    return FrameSource(name, max(count_v, count_t), _video_pairs(visible, thermal, (capture_v, capture_t)))

@@ -1,0 +1,161 @@
+"""The tracker API and ``ckdtrack track``: outputs, inputs, and clear errors on bad input."""
+
+import math
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from ckdtrack.cli import main
+from ckdtrack.errors import InputError
+from ckdtrack.models import build_model
+from ckdtrack.tracking import CKDTracker
+from ckdtrack.tracking.tracker import hann_window
+from conftest import tiny_config, write_sequence
+
+TNO = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tno_fel"
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def test_track_writes_one_box_line_per_frame_and_a_video(tmp_path, tiny_weights, capsys):
+    seq = write_sequence(tmp_path / "seq", frames=6)
+    out, video = tmp_path / "boxes.txt", tmp_path / "run.mp4"
+    assert run_cli("track", seq, "--weights", tiny_weights, "--out", out, "--video", video, "--quiet") == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 6
+    assert lines[0] == "30.00,20.00,16.00,12.00"
+    for line in lines:
+        values = [float(v) for v in line.split(",")]
+        assert len(values) == 4 and values[2] >= 10 and values[3] >= 10
+        assert all(len(v.split(".")[1]) == 2 for v in line.split(","))
+    capture = cv2.VideoCapture(str(video))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 6
+    assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 2 * 96
+    assert "FPS" in capsys.readouterr().out
+
+
+def test_track_init_option_overrides_init_file(tmp_path, tiny_weights):
+    seq = write_sequence(tmp_path / "seq", frames=3)
+    out = tmp_path / "boxes.txt"
+    assert run_cli("track", seq, "--weights", tiny_weights, "--out", out, "--init", "10 12 20 20", "--quiet") == 0
+    assert out.read_text().splitlines()[0] == "10.00,12.00,20.00,20.00"
+
+
+def test_track_reads_two_video_files(tmp_path, tiny_weights):
+    for name, color in (("v.mp4", (0, 0, 255)), ("t.mp4", (255, 255, 255))):
+        writer = cv2.VideoWriter(str(tmp_path / name), cv2.VideoWriter_fourcc(*"mp4v"), 10, (96, 64))
+        for i in range(4):
+            frame = np.zeros((64, 96, 3), np.uint8)
+            frame[20:36, 20 + 2 * i:36 + 2 * i] = color
+            writer.write(frame)
+        writer.release()
+    out = tmp_path / "boxes.txt"
+    assert run_cli("track", "--visible-video", tmp_path / "v.mp4", "--thermal-video", tmp_path / "t.mp4",
+                   "--weights", tiny_weights, "--init", "20,20,16,16", "--out", out, "--quiet") == 0
+    assert len(out.read_text().splitlines()) == 4
+
+
+@pytest.mark.skipif(not TNO.is_dir(), reason="shared/fixtures/tno_fel not present")
+def test_track_real_tno_grayscale_bmp_sequence(tmp_path, tiny_weights):
+    out = tmp_path / "nato.txt"
+    seq = tmp_path / "Nato_camp_sequence"
+    shutil.copytree(TNO / "Nato_camp_sequence", seq)
+    assert run_cli("track", seq, "--weights", tiny_weights, "--init", "160,120,12,24", "--out", out, "--quiet") == 0
+    assert len(out.read_text().splitlines()) == 32
+
+
+def expect_error(capsys, *args, contains):
+    assert run_cli(*args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for piece in contains if isinstance(contains, tuple) else (contains,):
+        assert piece in err, err
+    return err
+
+
+def test_mismatched_frame_counts(tmp_path, tiny_weights, capsys):
+    seq = write_sequence(tmp_path / "seq", frames=4)
+    (seq / "infrared" / "00004.png").unlink()
+    expect_error(capsys, "track", seq, "--weights", tiny_weights, "--out", tmp_path / "o.txt",
+                 contains=("4 visible frames", "3 thermal frames"))
+
+
+def test_corrupt_image_is_named(tmp_path, tiny_weights, capsys):
+    seq = write_sequence(tmp_path / "seq", frames=4)
+    (seq / "infrared" / "00003.png").write_bytes(b"not a png at all")
+    expect_error(capsys, "track", seq, "--weights", tiny_weights, "--out", tmp_path / "o.txt", "--quiet",
+                 contains=("00003.png", "corrupt"))
+    assert not (tmp_path / "o.txt").exists()
+
+
+def test_modalities_of_different_sizes(tmp_path, tiny_weights, capsys):
+    seq = write_sequence(tmp_path / "seq", frames=2)
+    cv2.imwrite(str(seq / "infrared" / "00001.png"), np.zeros((50, 50, 3), np.uint8))
+    expect_error(capsys, "track", seq, "--weights", tiny_weights, "--out", tmp_path / "o.txt", "--quiet",
+                 contains="registered")
+
+
+@pytest.mark.parametrize("box,message", [
+    ("10,10,0,5", "positive"), ("10,10,-3,5", "positive"), ("nan,10,5,5", "NaN"),
+    ("500,500,10,10", "outside"), ("1,2,3", "4 numbers"),
+])
+def test_bad_init_boxes(tmp_path, tiny_weights, capsys, box, message):
+    seq = write_sequence(tmp_path / "seq", frames=2)
+    expect_error(capsys, "track", seq, "--weights", tiny_weights, "--init", box, "--out", tmp_path / "o.txt",
+                 "--quiet", contains=message)
+
+
+def test_missing_weights_and_unknown_config(tmp_path, tiny_weights, capsys):
+    seq = write_sequence(tmp_path / "seq", frames=2)
+    expect_error(capsys, "track", seq, "--weights", tmp_path / "nope.pth", "--out", tmp_path / "o.txt",
+                 contains=("nope.pth", "not found"))
+    expect_error(capsys, "track", seq, "--weights", tiny_weights, "--config", "ckd_vitc", "--out",
+                 tmp_path / "o.txt", contains=("unknown config", "ckd_vitb"))
+
+
+def test_checkpoint_with_wrong_keys_or_shapes(tmp_path, tiny_weights, capsys):
+    seq = write_sequence(tmp_path / "seq", frames=2)
+    checkpoint = torch.load(tiny_weights, weights_only=True)
+    state = checkpoint["net"]
+    state["rgb_branch.extra"] = torch.zeros(1)
+    del state["box_head.conv5_ctr.bias"]
+    torch.save(checkpoint, tmp_path / "keys.pth")
+    expect_error(capsys, "track", seq, "--weights", tmp_path / "keys.pth", "--out", tmp_path / "o.txt",
+                 contains=("missing keys: box_head.conv5_ctr.bias", "unexpected keys: rgb_branch.extra"))
+    expect_error(capsys, "track", seq, "--weights", tiny_weights, "--config", "ckd_vitb", "--out",
+                 tmp_path / "o.txt", contains="wrong shapes")
+    (tmp_path / "junk.pth").write_bytes(b"\x00garbage")
+    expect_error(capsys, "track", seq, "--weights", tmp_path / "junk.pth", "--out", tmp_path / "o.txt",
+                 contains="not a readable PyTorch checkpoint")
+
+
+def test_single_channel_frames_are_replicated(tiny_weights):
+    tracker = CKDTracker.from_weights(tiny_weights)
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    tir = np.zeros((60, 80), np.uint8)
+    tracker.init(rgb, tir, [20, 20, 16, 16])
+    result = tracker.update(rgb, tir)
+    assert len(result.box) == 4 and math.isfinite(result.score)
+
+
+def test_update_before_init_is_an_error(tiny_weights):
+    tracker = CKDTracker.from_weights(tiny_weights)
+    with pytest.raises(RuntimeError):
+        tracker.update(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8))
+
+
+def test_hann_window_is_symmetric_and_peaks_in_the_middle():
+    window = hann_window(16)[0, 0]
+    assert torch.allclose(window, window.flip(0)) and torch.allclose(window, window.T)
+    assert window.max() == window[7:9, 7:9].max() and window.min() > 0
+
+
+def test_unknown_precision_is_rejected(tiny_weights):
+    with pytest.raises(InputError):
+        CKDTracker.from_weights(tiny_weights, precision="fp8")
