@@ -38,7 +38,7 @@ def tiny_weights(tmp_path):
 
 def write_sequence(root: Path, frames: int = 5, size=(96, 72), box=(30, 20, 16, 12), gray_thermal=False,
                    visible="visible", thermal="infrared", suffix=".png") -> Path:
-    """A small moving-square RGB-T sequence on disk, with init.txt."""
+    """A small moving-square RGB-T sequence on disk, with its boxes in init.txt."""
     rng = np.random.default_rng(0)
     (root / visible).mkdir(parents=True)
     (root / thermal).mkdir(parents=True)
@@ -52,5 +52,5 @@ def write_sequence(root: Path, frames: int = 5, size=(96, 72), box=(30, 20, 16, 
         cv2.imwrite(str(root / visible / f"{i + 1:05d}{suffix}"), rgb[:, :, ::-1])
         cv2.imwrite(str(root / thermal / f"{i + 1:05d}{suffix}"),
                     tir if gray_thermal else np.repeat(tir[:, :, None], 3, axis=2))
-    (root / "init.txt").write_text(",".join(str(v) for v in box) + "\n")
+    (root / "init.txt").write_text("".join(f"{x + i},{y},{w},{h}\n" for i in range(frames)))
     return root

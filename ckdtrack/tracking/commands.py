@@ -72,3 +72,38 @@ def register(subparsers) -> None:
     track.add_argument("--thermal-video", help="thermal video file (instead of SEQUENCE_DIR)")
     track.add_argument("--quiet", action="store_true", help="no progress bar")
     track.set_defaults(func=run_track)
+    register_test(subparsers)
+
+
+def run_test(args: argparse.Namespace) -> int:
+    from .benchmark import TrackerSpec, default_threads, parse_devices, run_benchmark
+
+    if args.workers < 1:
+        raise InputError("--workers must be at least 1")
+    spec = TrackerSpec(args.weights, args.config, args.precision, args.threads or default_threads(args.workers))
+    summary = run_benchmark(args.benchmark, args.data_root, spec, args.out, workers=args.workers,
+                            devices=parse_devices(args.devices), sequences=args.sequences,
+                            int_boxes=args.int_boxes, progress=not args.quiet)
+    for row in summary["per_sequence"]:
+        print(f"  {row['name']:<32} {row['frames']:>6} frames {row['fps']:>8.1f} FPS")
+    fps = summary["fps_end_to_end"]
+    print(f"{summary['benchmark']}: tracked {summary['sequences_tracked']} sequences "
+          f"({summary['sequences_already_done']} already done) of {summary['sequences_total']}, "
+          f"{summary['frames']} frames" + (f", {fps:.1f} FPS end to end" if fps else "") + f" -> {args.out}")
+    return 0
+
+
+def register_test(subparsers) -> None:
+    test = subparsers.add_parser("test", help="run the tracker over a benchmark (resumable)",
+                                 description="Track every sequence of a benchmark; re-runs skip finished ones.")
+    test.add_argument("benchmark", choices=("lasher", "rgbt234", "rgbt210", "gtot", "vtuav-st", "vtuav-lt"))
+    test.add_argument("--data-root", required=True, help="the benchmark's dataset root")
+    add_model_arguments(test)
+    test.add_argument("--out", required=True, help="results folder (what `ckdtrack eval` reads)")
+    test.add_argument("--workers", type=int, default=1, help="worker processes")
+    test.add_argument("--devices", default="cpu", help="cpu or cuda:0,cuda:1,... (workers are spread over them)")
+    test.add_argument("--threads", type=int, default=0, help="torch threads per worker (default: cores / workers)")
+    test.add_argument("--sequences", nargs="+", help="only these sequences")
+    test.add_argument("--int-boxes", action="store_true", help="write truncated integer boxes like the published code")
+    test.add_argument("--quiet", action="store_true", help="no progress bars")
+    test.set_defaults(func=run_test)
