@@ -58,3 +58,15 @@ def test_runner_bad_sequence_is_reported(tmp_path, tiny_weights, capsys):
     err = capsys.readouterr().err
     assert "00002.png" in err and "corrupt" in err
     assert not (tmp_path / "r" / "bad.txt").exists()
+
+
+def test_runner_starts_from_init_txt_when_it_differs_from_the_ground_truth(tmp_path, tiny_weights):
+    root = tmp_path / "RGBT234"
+    seq = write_sequence(root / "afterrain", frames=3, box=(20, 20, 16, 12))
+    boxes = (seq / "init.txt").read_text()
+    (seq / "visible.txt").write_text(boxes.replace("20,20,16,12", "21,22,10,30", 1))
+    (seq / "infrared.txt").write_text(boxes)
+    out = tmp_path / "results"
+    assert main(["test", "rgbt234", "--data-root", str(root), "--weights", str(tiny_weights), "--out", str(out),
+                 "--quiet"]) == 0
+    assert (out / "afterrain.txt").read_text().splitlines()[0] == "20.00,20.00,16.00,12.00"

@@ -367,9 +367,12 @@ def _open_disk_sequence(key, spec, base, seq_name, locations, annotations_only, 
                 f"{key} sequence {seq_name}: ground truth ({len(visible)} boxes) is {relation} the "
                 f"{len(visible_frames)} frames (expected {expected} boxes)"
             )
+    init_box = None
+    if files.visible != "init.txt" and (folder / "init.txt").is_file():
+        init_box = read_box_file(folder / "init.txt", allow_nan=True)[0]
     return RGBTSequence(
         seq_name, visible_frames, thermal_frames, visible_boxes=visible, thermal_boxes=thermal,
-        attributes=attributes_of(seq_name), annotation_stride=spec.annotation_stride,
+        attributes=attributes_of(seq_name), annotation_stride=spec.annotation_stride, init_box=init_box,
     )
 
 

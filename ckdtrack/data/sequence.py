@@ -28,6 +28,8 @@ class RGBTSequence:
 
     Boxes are (N, 4) ``xywh`` float arrays in pixels with one row per annotated frame;
     ``annotation_stride`` > 1 means row k annotates frame ``k * annotation_stride`` (VTUAV).
+    ``init_box`` is the box a tracker starts from when the benchmark provides one apart from
+    its evaluation ground truth (RGBT234's ``init.txt``); otherwise the first reference box.
     """
 
     name: str
@@ -37,6 +39,7 @@ class RGBTSequence:
     thermal_boxes: np.ndarray | None = None
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
     annotation_stride: int = 1
+    init_box: np.ndarray | None = None
 
     def __post_init__(self):
         if len(self.visible_frames) != len(self.thermal_frames):

@@ -103,13 +103,13 @@ class CKD(nn.Module):
         self.shape = shape
         self.rgb_branch = self._backbone()
         self.tir_branch = self._backbone()
-        self.box_head = CenterHead(2 * shape.embed_dim, shape.head_channels, shape.feat_size)
+        self.box_head = CenterHead(2 * shape.embed_dim, shape.head_channels)
         self.with_teachers = with_teachers
         if with_teachers:
             self.teacher_rgb = self._backbone()
             self.teacher_tir = self._backbone()
-            self.box_head_v = CenterHead(shape.embed_dim, shape.head_channels, shape.feat_size)
-            self.box_head_i = CenterHead(shape.embed_dim, shape.head_channels, shape.feat_size)
+            self.box_head_v = CenterHead(shape.embed_dim, shape.head_channels)
+            self.box_head_i = CenterHead(shape.embed_dim, shape.head_channels)
 
     def _backbone(self) -> VisionTransformer:
         s = self.shape

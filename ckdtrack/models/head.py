@@ -25,9 +25,8 @@ def _branch(owner: nn.Module, name: str, in_channels: int, channels: int, out_ch
 class CenterHead(nn.Module):
     """Predicts where the target centre is (score), its sub-cell offset and its normalised size."""
 
-    def __init__(self, in_channels: int, channels: int = 256, feat_size: int = 16):
+    def __init__(self, in_channels: int, channels: int = 256):
         super().__init__()
-        self.feat_size = feat_size
         _branch(self, "ctr", in_channels, channels, 1)
         _branch(self, "offset", in_channels, channels, 2)
         _branch(self, "size", in_channels, channels, 2)
@@ -45,17 +44,19 @@ class CenterHead(nn.Module):
         score = self._run("ctr", feat).sigmoid().clamp(1e-4, 1 - 1e-4)
         size = self._run("size", feat).sigmoid().clamp(1e-4, 1 - 1e-4)
         offset = self._run("offset", feat)
-        boxes = self.decode(score, size, offset)
+        boxes = decode_boxes(score, size, offset)
         return {"score_map": score, "size_map": size, "offset_map": offset, "pred_boxes": boxes.unsqueeze(1)}
 
-    def decode(self, score: torch.Tensor, size: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-        """Box (cx, cy, w, h), normalised to the search crop, at the best-scoring cell."""
-        best = score.flatten(1).argmax(dim=1, keepdim=True)
-        row = torch.div(best, self.feat_size, rounding_mode="floor")
-        col = best % self.feat_size
-        index = best.unsqueeze(1).expand(-1, 2, 1)
-        wh = size.flatten(2).gather(2, index).squeeze(-1)
-        off = offset.flatten(2).gather(2, index).squeeze(-1)
-        cx = (col.to(off.dtype) + off[:, :1]) / self.feat_size
-        cy = (row.to(off.dtype) + off[:, 1:]) / self.feat_size
-        return torch.cat([cx, cy, wh], dim=1)
+
+def decode_boxes(score: torch.Tensor, size: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Box (cx, cy, w, h), normalised to the search crop, at the best-scoring cell of (B, 1, H, W) maps."""
+    feat_size = score.shape[-1]
+    best = score.flatten(1).argmax(dim=1, keepdim=True)
+    row = torch.div(best, feat_size, rounding_mode="floor")
+    col = best % feat_size
+    index = best.unsqueeze(1).expand(-1, 2, 1)
+    wh = size.flatten(2).gather(2, index).squeeze(-1)
+    off = offset.flatten(2).gather(2, index).squeeze(-1)
+    cx = (col.to(off.dtype) + off[:, :1]) / feat_size
+    cy = (row.to(off.dtype) + off[:, 1:]) / feat_size
+    return torch.cat([cx, cy, wh], dim=1)

@@ -35,6 +35,10 @@ class TrackerSpec:
     config: str | None = None
     precision: str = "fp32"
     threads: int = 1
+    backend: str = "torch"
+
+    def build(self, device: str) -> CKDTracker:
+        return CKDTracker.from_weights(self.weights, self.config, device, self.precision, backend=self.backend)
 
 
 @dataclass
@@ -68,7 +72,7 @@ def _worker_main(spec: TrackerSpec, device: str, out_dir: Path, int_boxes: bool,
     """A worker process: one tracker, sequences from ``jobs`` until a ``None`` arrives."""
     torch.set_num_threads(spec.threads)
     try:
-        tracker = CKDTracker.from_weights(spec.weights, spec.config, device, spec.precision)
+        tracker = spec.build(device)
         for sequence in iter(jobs.get, None):
             results.put(track_one(tracker, sequence, out_dir, int_boxes))
     except InputError as exc:
@@ -118,7 +122,7 @@ def run_benchmark(benchmark: str, data_root: str | Path, spec: TrackerSpec, out_
     with bar:
         if workers <= 1:
             torch.set_num_threads(spec.threads)
-            tracker = CKDTracker.from_weights(spec.weights, spec.config, devices[0], spec.precision)
+            tracker = spec.build(devices[0])
             for sequence in pending:
                 timings.append(track_one(tracker, sequence, out_dir, int_boxes, progress=progress))
                 bar.update()

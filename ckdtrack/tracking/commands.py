@@ -12,7 +12,7 @@ from ..data.sequence import open_sequence_dir
 from ..errors import InputError
 from .frames import sequence_source, video_source
 from .runner import run_tracker, write_boxes
-from .tracker import CKDTracker
+from .tracker import PRECISIONS, CKDTracker
 
 
 def parse_init_box(text: str) -> list[float]:
@@ -26,11 +26,14 @@ def parse_init_box(text: str) -> list[float]:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", required=True, help="inference checkpoint (.pth / .pth.tar)")
+    parser.add_argument("--weights", required=True, help="inference checkpoint (.pth / .pth.tar) or .onnx")
     parser.add_argument("--config", default=None,
                         help="config name in configs/ (ckd_vitb, ckd_vitb_mce) or a YAML path; "
-                             "default: the config stored in the checkpoint, else ckd_vitb")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+                             "default: the config stored in the weights file, else ckd_vitb")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32 (exact), bf16 autocast, int8 dynamic quantisation of the linear layers (CPU)")
+    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                        help="onnxruntime runs a model written by `ckdtrack export-onnx`")
 
 
 def check_device(device: str) -> str:
@@ -47,7 +50,8 @@ def run_track(args: argparse.Namespace) -> int:
         raise InputError("give either SEQUENCE_DIR or --visible-video with --thermal-video")
     source = video_source(*videos) if all(videos) else sequence_source(open_sequence_dir(args.sequence))
     init_box = parse_init_box(args.init) if args.init else None
-    tracker = CKDTracker.from_weights(args.weights, args.config, check_device(args.device), args.precision)
+    tracker = CKDTracker.from_weights(args.weights, args.config, check_device(args.device), args.precision,
+                                      backend=args.backend)
     run = run_tracker(tracker, source, init_box, video=args.video, progress=not args.quiet)
     write_boxes(args.out, run.boxes)
     print(f"{run.name}: {len(run.boxes)} frames in {run.total_seconds:.1f} s | "
@@ -80,7 +84,8 @@ def run_test(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
-    spec = TrackerSpec(args.weights, args.config, args.precision, args.threads or default_threads(args.workers))
+    spec = TrackerSpec(args.weights, args.config, args.precision, args.threads or default_threads(args.workers),
+                       args.backend)
     summary = run_benchmark(args.benchmark, args.data_root, spec, args.out, workers=args.workers,
                             devices=parse_devices(args.devices), sequences=args.sequences,
                             int_boxes=args.int_boxes, progress=not args.quiet)

@@ -28,7 +28,9 @@ class FrameSource:
 def sequence_source(sequence: RGBTSequence) -> FrameSource:
     pairs = (sequence.frame_pair(i) for i in range(len(sequence)))
     first_box = None
-    if sequence.boxes is not None and len(sequence.boxes):
+    if sequence.init_box is not None:
+        first_box = [float(v) for v in sequence.init_box]
+    elif sequence.boxes is not None and len(sequence.boxes):
         first_box = [float(v) for v in sequence.boxes[0]]
     return FrameSource(sequence.name, len(sequence), pairs, first_box)
 

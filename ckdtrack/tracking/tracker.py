@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from ..boxes import validate_box
 from ..config import Config, config_from_dict, load_config
@@ -24,7 +25,10 @@ from ..geometry import box_from_crop, clip_box, sample_crop
 from ..models import build_model
 from ..models.checkpoint import extract_state_dict, load_state_strict, read_checkpoint
 from ..models.ckd import CKD, center_template_mask
+from ..models.head import decode_boxes
+from ..models.onnx import OnnxNetwork
 
+PRECISIONS = ("fp32", "bf16", "int8")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -34,6 +38,25 @@ def hann_window(size: int) -> torch.Tensor:
     steps = torch.arange(1, size + 1, dtype=torch.float32)
     window = 0.5 * (1 - torch.cos((2 * math.pi / (size + 1)) * steps))
     return (window[:, None] * window[None, :]).view(1, 1, size, size)
+
+
+def _resolve_config(config, stored: dict | None, weights) -> Config:
+    if isinstance(config, Config):
+        return config
+    if config is not None:
+        return load_config(config)
+    if isinstance(stored, dict):
+        return config_from_dict(stored, f"{weights} (stored config)")
+    return load_config("ckd_vitb")
+
+
+def quantize_linear_int8(network: CKD, device: torch.device) -> nn.Module:
+    """Dynamic int8 quantisation of every Linear layer (CPU only): the transformer's matmuls."""
+    if device.type != "cpu":
+        raise InputError("int8 precision runs on the CPU only")
+    quantized = torch.ao.quantization.quantize_dynamic(network, {nn.Linear}, dtype=torch.qint8)
+    quantized.shape = network.shape
+    return quantized
 
 
 @dataclass
@@ -47,18 +70,25 @@ class TrackResult:
 class CKDTracker:
     """Tracks one target through paired RGB and thermal frames (HxWx3 uint8 RGB arrays)."""
 
-    def __init__(self, model: CKD, config: Config, device: str | torch.device = "cpu",
+    def __init__(self, network: CKD | OnnxNetwork, config: Config, device: str | torch.device = "cpu",
                  precision: str = "fp32"):
-        if precision not in ("fp32", "bf16"):
-            raise InputError(f"unknown precision '{precision}' (fp32 or bf16)")
+        if precision not in PRECISIONS:
+            raise InputError(f"unknown precision '{precision}' ({', '.join(PRECISIONS)})")
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
+        if isinstance(network, nn.Module):
+            network = network.to(self.device).eval()
+            if precision == "int8":
+                network = quantize_linear_int8(network, self.device)
+        elif precision != "fp32":
+            raise InputError(f"precision {precision} needs the torch backend")
+        self.network = network
+        self.shape = network.shape
         self.config = config
         self.precision = precision
         crop = config.crop
         self.template_size, self.template_factor = crop.template_size, crop.template_factor
         self.search_size, self.search_factor = crop.search_size, crop.search_factor
-        self.window = hann_window(model.shape.feat_size).to(self.device) if config.tracker.hann_window else None
+        self.window = hann_window(self.shape.feat_size).to(self.device) if config.tracker.hann_window else None
         self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
         self.state: list[float] | None = None
@@ -67,21 +97,20 @@ class CKDTracker:
 
     @classmethod
     def from_weights(cls, weights: str | Path, config: str | Path | Config | None = None,
-                     device: str = "cpu", precision: str = "fp32", sha256: str | None = None) -> "CKDTracker":
-        """A tracker from an inference checkpoint.
+                     device: str = "cpu", precision: str = "fp32", sha256: str | None = None,
+                     backend: str = "torch") -> "CKDTracker":
+        """A tracker from an inference checkpoint (torch) or an exported ``.onnx`` (onnxruntime).
 
-        ``config`` is a config name, a YAML path or a :class:`Config`; without it, a config
-        stored in the checkpoint (our exports carry one) is used, else ``ckd_vitb``.
+        ``config`` is a config name, a YAML path or a :class:`Config`; without it, the config
+        stored in the file (our exports carry one) is used, else ``ckd_vitb``.
         """
+        if backend not in ("torch", "onnxruntime"):
+            raise InputError(f"unknown backend '{backend}' (torch or onnxruntime)")
+        if backend == "onnxruntime":
+            resolved = _resolve_config(config, OnnxNetwork.stored_config(weights), weights)
+            return cls(OnnxNetwork(weights, resolved.network_shape()), resolved, "cpu", precision)
         checkpoint = read_checkpoint(weights, sha256)
-        if isinstance(config, Config):
-            resolved = config
-        elif config is not None:
-            resolved = load_config(config)
-        elif isinstance(checkpoint.get("config"), dict):
-            resolved = config_from_dict(checkpoint["config"], f"{weights} (stored config)")
-        else:
-            resolved = load_config("ckd_vitb")
+        resolved = _resolve_config(config, checkpoint.get("config"), weights)
         model = build_model(resolved.network_shape())
         load_state_strict(model, extract_state_dict(checkpoint, weights), weights)
         return cls(model, resolved, device=device, precision=precision)
@@ -109,16 +138,15 @@ class CKDTracker:
         self.frame_size = (height, width)
         self.template_rgb = self._to_tensor(sample_crop(rgb, box, self.template_factor, self.template_size)[0])
         self.template_tir = self._to_tensor(sample_crop(tir, box, self.template_factor, self.template_size)[0])
-        self.template_mask = (center_template_mask(self.model.shape, 1, self.device)
-                              if self.model.shape.ce_layers else None)
+        self.template_mask = center_template_mask(self.shape, 1, self.device) if self.shape.ce_layers else None
         self.state = box
 
     @torch.inference_mode()
     def predict(self, search_rgb: torch.Tensor, search_tir: torch.Tensor) -> dict:
         """Network forward on normalised search crops, in the configured precision."""
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            out = self.model(self.template_rgb, self.template_tir, search_rgb, search_tir, self.template_mask)
-        return {k: out[k].float() for k in ("score_map", "size_map", "offset_map")}
+            out = self.network(self.template_rgb, self.template_tir, search_rgb, search_tir, self.template_mask)
+        return {k: out[k].float().to(self.device) for k in ("score_map", "size_map", "offset_map")}
 
     def update(self, rgb: np.ndarray, tir: np.ndarray) -> TrackResult:
         """Locate the target in the next frame pair."""
@@ -135,7 +163,7 @@ class CKDTracker:
             torch.cuda.synchronize(self.device)
         self.last_forward_seconds = time.perf_counter() - started
         response = maps["score_map"] * self.window if self.window is not None else maps["score_map"]
-        box = self.model.box_head.decode(response, maps["size_map"], maps["offset_map"])[0]
+        box = decode_boxes(response, maps["size_map"], maps["offset_map"])[0]
         best = int(response.flatten().argmax())
         score = float(maps["score_map"].flatten()[best])
         pred = (box * self.search_size).tolist()

@@ -1,0 +1,53 @@
+"""``ckdtrack synth``: write synthetic RGB-T sequences in the LasHeR layout."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from ..errors import InputError
+from .synth import write_synthetic_dataset
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "synth",
+        help="write synthetic RGB-T sequences (LasHeR layout) for tests, the demo and CPU training",
+        description="Write synthetic RGB-T sequences in the LasHeR layout (visible/, infrared/, init.txt, "
+        "visible.txt, infrared.txt) plus train.txt/test.txt split lists. Deterministic per seed. "
+        "Open them with open_benchmark('lasher', root=OUT_DIR, split='train').",
+    )
+    parser.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the sequences into")
+    parser.add_argument("--sequences", type=int, default=8, help="number of sequences (default 8)")
+    parser.add_argument("--frames", type=int, default=60, help="frames per sequence (default 60)")
+    parser.add_argument("--size", type=_parse_size, default=(320, 256), help="frame size WxH (default 320x256)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--test-fraction", type=float, default=0.25,
+                        help="share of sequences listed in test.txt (default 0.25)")
+    parser.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
+    parser.add_argument("--workers", type=int, default=2, help="threads writing sequences (default 2)")
+    parser.set_defaults(func=run_synth)
+
+
+def run_synth(args: argparse.Namespace) -> int:
+    if not 1 <= args.jpeg_quality <= 100:
+        raise InputError(f"--jpeg-quality must be in 1..100, got {args.jpeg_quality}")
+    start = time.perf_counter()
+    names = write_synthetic_dataset(
+        args.out_dir, sequences=args.sequences, frames=args.frames, size=args.size, seed=args.seed,
+        test_fraction=args.test_fraction, jpeg_quality=args.jpeg_quality, workers=args.workers,
+    )
+    elapsed = time.perf_counter() - start
+    print(f"wrote {len(names)} sequences x {args.frames} frames ({args.size[0]}x{args.size[1]}) "
+          f"to {args.out_dir} in {elapsed:.1f} s")
+    return 0
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH like 320x256, got '{text}'") from None
+    if width < 32 or height < 32:
+        raise argparse.ArgumentTypeError(f"frames must be at least 32x32, got {text}")
+    return width, height

@@ -1,0 +1,156 @@
+"""Turn a template/search frame pair into the crops and boxes the four-branch model trains on.
+
+The recipe is the published CKD/OSTrack training processing, re-written: jitter the target box
+(search only by default), crop a square ``factor`` times the jittered box's side around it with
+the tracker's own geometry (:mod:`ckdtrack.geometry`), express the true box in normalised crop
+coordinates, then augment and normalise. RGB and thermal images of a frame are registered, so
+they always share one crop window and one set of random augmentation draws:
+
+- frame level (shared by template and search): grayscale with p=0.05, horizontal flip p=0.5;
+- crop level (drawn separately for template and search): brightness factor in [0.8, 1.2],
+  horizontal flip p=0.5 (the published training mirrors template and search independently);
+- ImageNet mean/std normalisation.
+
+A pair is rejected (``None``) when a crop would be too small to exist or would show no image at
+the backbone's feature resolution (only zero padding), as the published processing does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..geometry import CropWindow, box_to_crop, crop_window
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ProcessingParams:
+    """Crop sizes, jitter and augmentation strengths; the defaults are the paper's training setup."""
+
+    template_size: int = 128
+    template_factor: float = 2.0
+    template_center_jitter: float = 0.0
+    template_scale_jitter: float = 0.0
+    search_size: int = 256
+    search_factor: float = 4.0
+    search_center_jitter: float = 3.0
+    search_scale_jitter: float = 0.25
+    grayscale_probability: float = 0.05
+    frame_flip_probability: float = 0.5
+    crop_flip_probability: float = 0.5
+    brightness_jitter: float = 0.2
+    feature_stride: int = 16
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    @classmethod
+    def from_config(cls, config, **overrides) -> "ProcessingParams":
+        """Take sizes, factors and jitters from a :class:`ckdtrack.config.Config` (``crop`` and ``train``)."""
+        crop, train = config.crop, config.train
+        values = dict(
+            template_size=crop.template_size, template_factor=crop.template_factor,
+            search_size=crop.search_size, search_factor=crop.search_factor,
+            template_center_jitter=train.template_center_jitter, template_scale_jitter=train.template_scale_jitter,
+            search_center_jitter=train.search_center_jitter, search_scale_jitter=train.search_scale_jitter,
+            feature_stride=config.model.patch_size,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def without_augmentation(self) -> "ProcessingParams":
+        """Same crops and jitter, no flips, grayscale or brightness changes (validation)."""
+        return replace(self, grayscale_probability=0.0, frame_flip_probability=0.0,
+                        crop_flip_probability=0.0, brightness_jitter=0.0)
+
+
+def jitter_box(box, scale_jitter: float, center_jitter: float, rng: np.random.Generator) -> np.ndarray:
+    """Randomly rescale (log-normal, per side) and shift (uniform, relative to the new size) a box."""
+    x, y, w, h = (float(v) for v in box)
+    size = np.array([w, h]) * np.exp(rng.standard_normal(2) * scale_jitter)
+    max_offset = np.sqrt(size.prod()) * center_jitter
+    center = np.array([x + 0.5 * w, y + 0.5 * h]) + max_offset * (rng.random(2) - 0.5)
+    return np.concatenate([center - 0.5 * size, size])
+
+
+def make_training_pair(
+    template_images: tuple[np.ndarray, np.ndarray],
+    template_box,
+    search_images: tuple[np.ndarray, np.ndarray],
+    search_box,
+    params: ProcessingParams,
+    rng: np.random.Generator,
+) -> dict[str, torch.Tensor] | None:
+    """Crops and normalised boxes for one (template, search) pair of (RGB, thermal) HxWx3 uint8 frames.
+
+    Returns ``template_rgb``, ``template_tir`` (3, T, T), ``search_rgb``, ``search_tir`` (3, S, S)
+    float32 normalised images and ``template_anno``, ``search_anno`` (4,) float32 ``xywh`` boxes
+    divided by the crop size; ``None`` when the pair must be redrawn.
+    """
+    grayscale = rng.random() < params.grayscale_probability
+    frame_flip = rng.random() < params.frame_flip_probability
+    sample: dict[str, torch.Tensor] = {}
+    stages = (
+        ("template", template_images, template_box, params.template_size, params.template_factor,
+         params.template_scale_jitter, params.template_center_jitter),
+        ("search", search_images, search_box, params.search_size, params.search_factor,
+         params.search_scale_jitter, params.search_center_jitter),
+    )
+    for stage, images, box, size, factor, scale_jitter, center_jitter in stages:
+        box = np.asarray(box, dtype=np.float64)
+        if frame_flip:
+            images = tuple(np.ascontiguousarray(image[:, ::-1]) for image in images)
+            box = np.array([images[0].shape[1] - box[0] - box[2], box[1], box[2], box[3]])
+        jittered = jitter_box(box, scale_jitter, center_jitter, rng)
+        try:
+            window = CropWindow.around(jittered, factor)
+        except InputError:
+            return None
+        height, width = images[0].shape[:2]
+        if not _window_shows_image(window, height, width, size, params.feature_stride):
+            return None
+        crops = [crop_window(image, window, size) for image in images]
+        anno = box_to_crop(box, jittered, size / window.size, size, normalize=True)
+        brightness = rng.uniform(max(0.0, 1.0 - params.brightness_jitter), 1.0 + params.brightness_jitter)
+        if rng.random() < params.crop_flip_probability:
+            crops = [crop[:, ::-1] for crop in crops]
+            anno[0] = 1.0 - anno[0] - anno[2]
+        if grayscale:
+            crops = [_to_gray(crop) for crop in crops]
+        sample[f"{stage}_rgb"] = _normalize(crops[0], brightness, params)
+        sample[f"{stage}_tir"] = _normalize(crops[1], brightness, params)
+        sample[f"{stage}_anno"] = torch.from_numpy(anno.astype(np.float32))
+    return sample
+
+
+def denormalize(image: torch.Tensor, params: ProcessingParams = ProcessingParams()) -> np.ndarray:
+    """A normalised (3, H, W) crop back to HxWx3 uint8 RGB, for looking at training samples."""
+    mean = torch.tensor(params.mean).view(3, 1, 1)
+    std = torch.tensor(params.std).view(3, 1, 1)
+    pixels = ((image.detach().cpu() * std + mean).clamp(0, 1) * 255).round().to(torch.uint8)
+    return pixels.permute(1, 2, 0).numpy()
+
+
+def _window_shows_image(window: CropWindow, height: int, width: int, output_size: int, stride: int) -> bool:
+    """Whether some feature-grid sample of the resized crop falls inside the image (not padding)."""
+    centers = (np.arange(0, output_size, max(1, stride)) + 0.5) * window.size / output_size - 0.5
+    inside_x = ((window.x1 + centers >= 0) & (window.x1 + centers <= width - 1)).any()
+    inside_y = ((window.y1 + centers >= 0) & (window.y1 + centers <= height - 1)).any()
+    return bool(inside_x and inside_y)
+
+
+def _to_gray(crop: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+
+
+def _normalize(crop: np.ndarray, brightness: float, params: ProcessingParams) -> torch.Tensor:
+    """Brightness, clipping and mean/std in one look-up per channel (the crop is uint8)."""
+    levels = np.minimum(np.arange(256, dtype=np.float32) * np.float32(brightness / 255.0), 1.0)
+    planes = [((levels - np.float32(m)) / np.float32(sd))[crop[:, :, c]] for c, (m, sd) in enumerate(zip(params.mean, params.std))]
+    return torch.from_numpy(np.stack(planes))
