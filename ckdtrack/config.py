@@ -50,6 +50,10 @@ class TrackerConfig:
 
 @dataclass
 class DatasetEntry:
+    """One training or validation source: a benchmark name (``lasher``, ..., ``synthetic``),
+    its split, its share of the sampled pairs and its root folder (``--data-root NAME=DIR``
+    overrides it)."""
+
     name: str = "lasher"
     split: str = "train"
     ratio: float = 1.0
@@ -58,6 +62,14 @@ class DatasetEntry:
 
 @dataclass
 class TrainConfig:
+    """Optimisation, losses, masked modeling and data sampling of one training stage.
+
+    ``stage`` is ``distill`` (stage 1: four ViTs, coupled distillation) or ``head`` (stage 2:
+    frozen students with MCE, fused head only). ``amp`` is ``none``, ``bf16`` or ``fp16``
+    (GPU only). ``init`` names the weights training starts from (DropTrack/OSTrack, MAE or a
+    CKD checkpoint; empty = random), checked against ``init_sha256`` when given.
+    """
+
     stage: str = "distill"
     epochs: int = 30
     samples_per_epoch: int = 60000
@@ -65,6 +77,9 @@ class TrainConfig:
     batch_size: int = 10
     num_workers: int = 8
     seed: int = 42
+    device: str = "auto"
+    init: str = ""
+    init_sha256: str = ""
     lr_head: float = 5e-5
     lr_backbone: float = 5e-6
     weight_decay: float = 1e-4
@@ -84,6 +99,7 @@ class TrainConfig:
     template_center_jitter: float = 0.0
     template_scale_jitter: float = 0.0
     amp: str = "none"
+    log_interval: int = 50
     datasets: list[DatasetEntry] = field(default_factory=lambda: [DatasetEntry()])
     val_datasets: list[DatasetEntry] = field(default_factory=list)
 

@@ -31,7 +31,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="config name in configs/ (ckd_vitb, ckd_vitb_mce) or a YAML path; "
                              "default: the config stored in the weights file, else ckd_vitb")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="fp32 (exact), bf16 autocast, int8 dynamic quantisation of the linear layers (CPU)")
+                        help="fp32 (exact) or bf16 autocast")
     parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                         help="onnxruntime runs a model written by `ckdtrack export-onnx`")
 

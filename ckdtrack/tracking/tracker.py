@@ -28,7 +28,7 @@ from ..models.ckd import CKD, center_template_mask
 from ..models.head import decode_boxes
 from ..models.onnx import OnnxNetwork
 
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -50,15 +50,6 @@ def _resolve_config(config, stored: dict | None, weights) -> Config:
     return load_config("ckd_vitb")
 
 
-def quantize_linear_int8(network: CKD, device: torch.device) -> nn.Module:
-    """Dynamic int8 quantisation of every Linear layer (CPU only): the transformer's matmuls."""
-    if device.type != "cpu":
-        raise InputError("int8 precision runs on the CPU only")
-    quantized = torch.ao.quantization.quantize_dynamic(network, {nn.Linear}, dtype=torch.qint8)
-    quantized.shape = network.shape
-    return quantized
-
-
 @dataclass
 class TrackResult:
     box: list[float]
@@ -77,8 +68,6 @@ class CKDTracker:
         self.device = torch.device(device)
         if isinstance(network, nn.Module):
             network = network.to(self.device).eval()
-            if precision == "int8":
-                network = quantize_linear_int8(network, self.device)
         elif precision != "fp32":
             raise InputError(f"precision {precision} needs the torch backend")
         self.network = network

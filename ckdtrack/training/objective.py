@@ -1,0 +1,125 @@
+"""One CKD training forward and its loss, for both training stages.
+
+Stage ``distill`` (stage 1) runs all four ViTs: the two students (optionally with masked
+search tokens) feed the fused head, each teacher feeds its own head, and the loss couples
+them (box losses of all three heads, style loss between the students, content loss from
+each teacher to its student). Stage ``head`` (stage 2) freezes the students, turns on
+multi-modal candidate elimination and trains the fused head on its box loss alone, so the
+teachers are not run at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..models.ckd import CKD, center_template_mask
+from .losses import box_losses, content_loss, gaussian_heatmap, style_loss, xywh_to_xyxy
+
+STAGES = ("distill", "head")
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Loss weights and distillation levels, as in the published configs."""
+
+    giou: float = 2.0
+    l1: float = 5.0
+    focal: float = 1.0
+    style: float = 0.01
+    content: float = 0.1
+    style_level: str = "channel"
+    content_level: str = "channel"
+
+    @classmethod
+    def from_config(cls, train) -> "LossWeights":
+        return cls(train.giou_weight, train.l1_weight, train.focal_weight, train.style_weight,
+                   train.content_weight, train.style_loss_type, train.content_loss_type)
+
+    def box_total(self, losses: dict) -> torch.Tensor:
+        return self.giou * losses["giou"] + self.l1 * losses["l1"] + self.focal * losses["location"]
+
+
+class TrainingNetwork(nn.Module):
+    """The CKD network seen as one training forward: the module DDP wraps.
+
+    ``forward(batch, search_keep)`` takes the sample tensors (``template_rgb``, ``template_tir``,
+    ``search_rgb``, ``search_tir``) and returns every head output and per-block feature the
+    loss needs.
+    """
+
+    def __init__(self, model: CKD, stage: str = "distill"):
+        super().__init__()
+        if stage not in STAGES:
+            raise ValueError(f"unknown training stage {stage!r} ({' or '.join(STAGES)})")
+        if stage == "distill" and not model.with_teachers:
+            raise ValueError("stage 'distill' needs a CKD model built with teachers")
+        self.model = model
+        self.stage = stage
+
+    def forward(self, batch: dict, search_keep: torch.Tensor | None = None) -> dict:
+        model = self.model
+        if self.stage == "head":
+            mask = center_template_mask(model.shape, batch["template_rgb"].shape[0], batch["template_rgb"].device)
+            with torch.no_grad():
+                students = model.students(batch["template_rgb"], batch["template_tir"], batch["search_rgb"],
+                                          batch["search_tir"], ce_template_mask=mask)
+            return {"student": model.run_head(model.box_head, students["backbone_feat"])}
+        students = model.students(batch["template_rgb"], batch["template_tir"], batch["search_rgb"],
+                                  batch["search_tir"], search_keep=search_keep, eliminate=False,
+                                  return_layer_features=True)
+        return {
+            "student": model.run_head(model.box_head, students["backbone_feat"]),
+            "layers_rgb": students["layers_rgb"],
+            "layers_tir": students["layers_tir"],
+            "teacher_rgb": model.teacher(model.teacher_rgb, model.box_head_v, batch["template_rgb"], batch["search_rgb"]),
+            "teacher_tir": model.teacher(model.teacher_tir, model.box_head_i, batch["template_tir"], batch["search_tir"]),
+        }
+
+
+def _float_head(out: dict) -> dict:
+    """Head outputs in fp32, so losses are computed in full precision under autocast."""
+    return {"pred_boxes": out["pred_boxes"].float(), "score_map": out["score_map"].float()}
+
+
+def compute_losses(outputs: dict, search_anno: torch.Tensor, weights: LossWeights,
+                   feat_size: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The total loss and the published status values (detached scalars).
+
+    ``search_anno`` is (B, 4) normalised ``xywh`` of the target in the search crop. Status keys:
+    ``Loss/total`` (fused head's box loss), ``Loss/giou``, ``Loss/l1``, ``Loss/location``,
+    ``Loss/style``, ``Loss/content``, ``IoU`` and, in stage 1, ``Loss/teacher_rgb`` and
+    ``Loss/teacher_tir``.
+    """
+    heatmap = gaussian_heatmap(search_anno, feat_size).to(search_anno.device)
+    gt_xyxy = xywh_to_xyxy(search_anno.float()).clamp(0.0, 1.0)
+    student = box_losses(_float_head(outputs["student"]), gt_xyxy, heatmap)
+    student_total = weights.box_total(student)
+    zero = student_total.new_zeros(())
+    style, content, loss = zero, zero, student_total
+    status = {}
+    if "teacher_rgb" in outputs:
+        for name in ("teacher_rgb", "teacher_tir"):
+            teacher_total = weights.box_total(box_losses(_float_head(outputs[name]), gt_xyxy, heatmap))
+            status[f"Loss/{name}"] = teacher_total.detach()
+            loss = loss + teacher_total
+        for rgb, tir in zip(outputs["layers_rgb"], outputs["layers_tir"]):
+            style = style + style_loss(rgb.float(), tir.float(), weights.style_level)
+        pairs = [(outputs["teacher_tir"]["layers"], outputs["layers_tir"]),
+                 (outputs["teacher_rgb"]["layers"], outputs["layers_rgb"])]
+        for teacher_layers, student_layers in pairs:
+            for teacher, student_layer in zip(teacher_layers, student_layers):
+                content = content + content_loss(teacher.float(), student_layer.float(), weights.content_level)
+        loss = loss + weights.style * style + weights.content * content
+    status.update({
+        "Loss/total": student_total.detach(),
+        "Loss/style": style.detach(),
+        "Loss/content": content.detach(),
+        "Loss/giou": student["giou"].detach(),
+        "Loss/l1": student["l1"].detach(),
+        "Loss/location": student["location"].detach(),
+        "IoU": student["iou"],
+    })
+    return loss, status
