@@ -56,7 +56,7 @@ def export_onnx(model: CKD, config_dict: dict | None = None, path: str | Path | 
     inputs = example_inputs(model)
     if inputs[-1] is None:
         inputs = inputs[:4]
-    program = torch.onnx.export(_MapsOnly(model), inputs, dynamo=True, input_names=list(INPUT_NAMES[:len(inputs)]),
+    program = torch.onnx.export(_MapsOnly(model).eval(), inputs, dynamo=True, input_names=list(INPUT_NAMES[:len(inputs)]),
                                 output_names=list(OUTPUT_NAMES), verbose=False)
     proto = program.model_proto
     if config_dict is not None:

@@ -77,6 +77,7 @@ def register(subparsers) -> None:
     track.add_argument("--quiet", action="store_true", help="no progress bar")
     track.set_defaults(func=run_track)
     register_test(subparsers)
+    register_tools(subparsers)
 
 
 def run_test(args: argparse.Namespace) -> int:
@@ -112,3 +113,66 @@ def register_test(subparsers) -> None:
     test.add_argument("--int-boxes", action="store_true", help="write truncated integer boxes like the published code")
     test.add_argument("--quiet", action="store_true", help="no progress bars")
     test.set_defaults(func=run_test)
+
+
+def _load_network(args: argparse.Namespace) -> CKDTracker:
+    return CKDTracker.from_weights(args.weights, args.config, check_device(getattr(args, "device", "cpu")))
+
+
+def run_export_onnx(args: argparse.Namespace) -> int:
+    from ..models.onnx import export_onnx
+
+    tracker = _load_network(args)
+    export_onnx(tracker.network, tracker.config.to_dict(), args.out)
+    print(f"wrote {args.out} ({tracker.config.name}; inputs: 4 crops"
+          f"{' + template mask' if tracker.shape.ce_layers else ''}; outputs: score, size, offset maps)")
+    return 0
+
+
+def run_profile(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ..config import load_config
+    from ..models import build_model
+    from ..profiling import count_macs, count_parameters, end_to_end_fps, example_inputs, forward_latency, \
+        machine_description
+
+    device = check_device(args.device)
+    if args.weights:
+        tracker = CKDTracker.from_weights(args.weights, args.config, device, args.precision)
+        model, config = tracker.network, tracker.config
+    else:
+        config = load_config(args.config or "ckd_vitb")
+        model = build_model(config.network_shape()).to(device).eval()
+        tracker = CKDTracker(model, config, device, args.precision)
+    inputs = example_inputs(model, device)
+    macs = count_macs(model, inputs)
+    plain = build_model(dataclasses.replace(model.shape, ce_layers=())).eval()
+    plain_macs = count_macs(plain, example_inputs(plain))
+    latency = forward_latency(model, inputs, args.precision, device, runs=args.runs)
+    e2e, model_fps = end_to_end_fps(tracker, args.frames)
+    print(f"machine:    {machine_description(device)}")
+    print(f"config:     {config.name} (MCE after blocks {list(model.shape.ce_layers) or 'none'}), {args.precision}")
+    print(f"parameters: {count_parameters(model) / 1e6:.1f} M")
+    print(f"MACs:       {macs / 1e9:.4g} G per frame ({plain_macs / 1e9:.4g} G without elimination)")
+    print(f"forward:    {latency * 1e3:.1f} ms median of {args.runs} (batch 1)")
+    print(f"tracking:   {e2e:.2f} FPS end to end incl. JPEG decode and crops ({model_fps:.2f} FPS model only)")
+    return 0
+
+
+def register_tools(subparsers) -> None:
+    onnx = subparsers.add_parser("export-onnx", help="export the inference network to ONNX",
+                                 description="Export both students and the fused head (MCE included) to ONNX.")
+    onnx.add_argument("--weights", required=True, help="inference checkpoint")
+    onnx.add_argument("--config", default=None, help="config name or YAML (default: stored in the checkpoint)")
+    onnx.add_argument("--out", required=True, help="output .onnx file")
+    onnx.set_defaults(func=run_export_onnx)
+
+    profile = subparsers.add_parser("profile", help="parameters, MACs, latency and FPS on this machine")
+    profile.add_argument("--config", default=None, help="config name or YAML (default ckd_vitb)")
+    profile.add_argument("--weights", help="checkpoint to profile (default: random weights)")
+    profile.add_argument("--device", default="cpu")
+    profile.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    profile.add_argument("--runs", type=int, default=20, help="timed forward passes (median reported)")
+    profile.add_argument("--frames", type=int, default=30, help="frames of the generated end-to-end sequence")
+    profile.set_defaults(func=run_profile)
