@@ -44,8 +44,9 @@ def test_runner_with_two_workers_matches_one_worker(tmp_path, tiny_weights):
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
         assert main(["test", "lasher", "--data-root", str(root), "--weights", str(tiny_weights), "--out", str(out),
-                     "--workers", str(workers), "--quiet", "--int-boxes"]) == 0
+                     "--workers", str(workers), "--quiet", "--int-boxes", "--videos", str(out / "videos")]) == 0
         outputs[workers] = {p.name: p.read_text() for p in out.glob("s?.txt")}
+        assert sorted(p.name for p in (out / "videos").iterdir()) == ["s1.mp4", "s2.mp4", "s3.mp4"]
     assert outputs[1] == outputs[2] and len(outputs[1]) == 3
     assert all("." not in text for text in outputs[1].values())
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .report import ranked, write_atomically
+from ..io import atomic_path
+from .report import ranked
 from .scoring import Evaluation
 
 FORMATS = ("png", "pdf")
@@ -37,7 +38,8 @@ def _save(figure, folder: Path, stem: str) -> list[Path]:
     paths = []
     for fmt in FORMATS:
         path = folder / f"{stem}.{fmt}"
-        write_atomically(path, lambda file, fmt=fmt: figure.savefig(file, format=fmt, bbox_inches="tight"), binary=True)
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, format=fmt, bbox_inches="tight")
         paths.append(path)
     return paths
 

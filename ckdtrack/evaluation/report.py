@@ -5,11 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from ..errors import InputError
+from ..io import atomic_write_text
 from .scoring import Evaluation, evaluate_trackers
 
 
@@ -73,26 +72,11 @@ def format_csv(evaluation: Evaluation) -> str:
     return buffer.getvalue()
 
 
-def write_atomically(path: str | Path, write, binary: bool = False):
-    """Write through ``write(file)`` into a temporary file next to ``path``, then rename it.
-
-    Readers never see a half-written report, and a failed write leaves the old file alone.
-    """
+def write_text(path: str | Path, text: str):
     path = Path(path)
     if not path.parent.is_dir():
         raise InputError(f"{path}: folder {path.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as file:
-            write(file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_text(path: str | Path, text: str):
-    write_atomically(path, lambda file: file.write(text))
+    atomic_write_text(path, text)
 
 
 def write_json(path: str | Path, report: dict):

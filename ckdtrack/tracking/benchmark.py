@@ -58,9 +58,10 @@ def result_paths(out_dir: Path, name: str) -> tuple[Path, Path]:
 
 
 def track_one(tracker: CKDTracker, sequence: RGBTSequence, out_dir: Path, int_boxes: bool,
-              progress: bool = False) -> SequenceTiming:
-    """Track a benchmark sequence from its first ground-truth box and save its results."""
-    run = run_tracker(tracker, sequence_source(sequence), progress=progress)
+              videos: Path | None = None, progress: bool = False) -> SequenceTiming:
+    """Track a benchmark sequence from its init box and save its results (and video)."""
+    video = videos / f"{sequence.name}.mp4" if videos is not None else None
+    run = run_tracker(tracker, sequence_source(sequence), video=video, progress=progress)
     per_frame = np.full(len(run.boxes), run.total_seconds / max(len(run.boxes), 1))
     boxes_path, time_path = result_paths(out_dir, sequence.name)
     atomic_write_text(time_path, "".join(f"{t:.6f}\n" for t in per_frame))
@@ -68,19 +69,19 @@ def track_one(tracker: CKDTracker, sequence: RGBTSequence, out_dir: Path, int_bo
     return SequenceTiming(sequence.name, len(run.boxes), run.total_seconds, run.forward_seconds)
 
 
-def _worker_main(spec: TrackerSpec, device: str, out_dir: Path, int_boxes: bool, jobs, results) -> None:
+def _worker_main(spec: TrackerSpec, device: str, out_dir: Path, int_boxes: bool, videos, jobs, results) -> None:
     """A worker process: one tracker, sequences from ``jobs`` until a ``None`` arrives."""
     torch.set_num_threads(spec.threads)
     try:
         tracker = spec.build(device)
         for sequence in iter(jobs.get, None):
-            results.put(track_one(tracker, sequence, out_dir, int_boxes))
+            results.put(track_one(tracker, sequence, out_dir, int_boxes, videos))
     except InputError as exc:
         results.put(InputError(str(exc)))
 
 
 def _track_in_workers(pending: list[RGBTSequence], spec: TrackerSpec, devices: list[str], workers: int,
-                      out_dir: Path, int_boxes: bool, on_done) -> None:
+                      out_dir: Path, int_boxes: bool, videos: Path | None, on_done) -> None:
     context = multiprocessing.get_context("spawn")
     jobs, results = context.Queue(), context.Queue()
     for sequence in pending:
@@ -88,7 +89,7 @@ def _track_in_workers(pending: list[RGBTSequence], spec: TrackerSpec, devices: l
     for _ in range(workers):
         jobs.put(None)
     processes = [
-        context.Process(target=_worker_main, args=(spec, devices[i % len(devices)], out_dir, int_boxes, jobs, results))
+        context.Process(target=_worker_main, args=(spec, devices[i % len(devices)], out_dir, int_boxes, videos, jobs, results))
         for i in range(workers)
     ]
     for process in processes:
@@ -108,10 +109,14 @@ def _track_in_workers(pending: list[RGBTSequence], spec: TrackerSpec, devices: l
 
 def run_benchmark(benchmark: str, data_root: str | Path, spec: TrackerSpec, out_dir: str | Path,
                   workers: int = 1, devices: list[str] | None = None, sequences: list[str] | None = None,
-                  int_boxes: bool = False, progress: bool = True) -> dict:
-    """Track all (remaining) sequences; returns a summary with per-sequence and overall FPS."""
+                  int_boxes: bool = False, videos: str | Path | None = None, progress: bool = True) -> dict:
+    """Track all (remaining) sequences; returns a summary with per-sequence and overall FPS.
+
+    With ``videos`` a side-by-side MP4 per sequence is written into that folder.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    videos = Path(videos) if videos is not None else None
     devices = devices or ["cpu"]
     all_sequences = open_benchmark(benchmark, data_root, split="test", sequences=sequences)
     pending = [s for s in all_sequences if not result_paths(out_dir, s.name)[0].exists()]
@@ -124,14 +129,14 @@ def run_benchmark(benchmark: str, data_root: str | Path, spec: TrackerSpec, out_
             torch.set_num_threads(spec.threads)
             tracker = spec.build(devices[0])
             for sequence in pending:
-                timings.append(track_one(tracker, sequence, out_dir, int_boxes, progress=progress))
+                timings.append(track_one(tracker, sequence, out_dir, int_boxes, videos, progress=progress))
                 bar.update()
         elif pending:
             def on_done(timing: SequenceTiming) -> None:
                 timings.append(timing)
                 bar.update()
 
-            _track_in_workers(pending, spec, devices, workers, out_dir, int_boxes, on_done)
+            _track_in_workers(pending, spec, devices, workers, out_dir, int_boxes, videos, on_done)
     summary = summarise(benchmark, timings, done_before, len(all_sequences))
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=1))
     return summary

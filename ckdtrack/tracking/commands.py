@@ -89,7 +89,7 @@ def run_test(args: argparse.Namespace) -> int:
                        args.backend)
     summary = run_benchmark(args.benchmark, args.data_root, spec, args.out, workers=args.workers,
                             devices=parse_devices(args.devices), sequences=args.sequences,
-                            int_boxes=args.int_boxes, progress=not args.quiet)
+                            int_boxes=args.int_boxes, videos=args.videos, progress=not args.quiet)
     for row in summary["per_sequence"]:
         print(f"  {row['name']:<32} {row['frames']:>6} frames {row['fps']:>8.1f} FPS")
     fps = summary["fps_end_to_end"]
@@ -111,6 +111,7 @@ def register_test(subparsers) -> None:
     test.add_argument("--threads", type=int, default=0, help="torch threads per worker (default: cores / workers)")
     test.add_argument("--sequences", nargs="+", help="only these sequences")
     test.add_argument("--int-boxes", action="store_true", help="write truncated integer boxes like the published code")
+    test.add_argument("--videos", help="also write a side-by-side MP4 per sequence into this folder")
     test.add_argument("--quiet", action="store_true", help="no progress bars")
     test.set_defaults(func=run_test)
 
