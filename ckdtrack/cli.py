@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "ckdtrack.evaluation.commands",
     "ckdtrack.data.commands",
     "ckdtrack.training.commands",
+    "ckdtrack.demo",
 )
 
 

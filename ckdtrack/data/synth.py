@@ -183,8 +183,8 @@ def write_synthetic_dataset(
     """
     if sequences < 1:
         raise InputError(f"--sequences must be at least 1, got {sequences}")
-    if not 0 <= test_fraction < 1:
-        raise InputError(f"test fraction must be in [0, 1), got {test_fraction}")
+    if not 0 <= test_fraction <= 1:
+        raise InputError(f"test fraction must be in [0, 1], got {test_fraction}")
     width, height = size
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -198,7 +198,12 @@ def write_synthetic_dataset(
         written = list(pool.map(write_one, range(sequences)))
     names = [name for name, _ in written]
     manifest["sequences"] = dict(written)
-    n_test = 0 if sequences == 1 else max(1, round(sequences * test_fraction)) if test_fraction > 0 else 0
+    if test_fraction == 1:
+        n_test = sequences
+    elif sequences == 1 or test_fraction == 0:
+        n_test = 0
+    else:
+        n_test = max(1, round(sequences * test_fraction))
     (out / "train.txt").write_text("".join(f"{n}\n" for n in names[: sequences - n_test]))
     (out / "test.txt").write_text("".join(f"{n}\n" for n in names[sequences - n_test:]))
     (out / "synth.json").write_text(json.dumps(manifest, indent=1))
