@@ -52,7 +52,7 @@ def main() -> None:
             mfu = 2 * macs / latency / peak[precision]
             rows.append((config_name, precision + (" compiled" if compiled else ""), macs, latency, e2e, mfu))
     base_latency, base_e2e = rows[0][3], rows[0][4]
-    print(f"\n| config | mode | GMACs | forward ms | forward speed-up | end-to-end FPS | end-to-end speed-up | MFU |")
+    print("\n| config | mode | GMACs | forward ms | forward speed-up | end-to-end FPS | end-to-end speed-up | MFU |")
     print("|---|---|---|---|---|---|---|---|")
     for name, mode, macs, latency, e2e, mfu in rows:
         print(f"| {name} | {mode} | {macs / 1e9:.1f} | {latency * 1e3:.0f} | {base_latency / latency:.2f}x | "

@@ -175,3 +175,15 @@ def load_config(name_or_path: str | Path = "ckd_vitb") -> Config:
         raise InputError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from None
     data.setdefault("name", path.stem)
     return config_from_dict(data, str(path))
+
+
+def config_for_weights(config: "str | Path | Config | None", stored: Any, source: str | Path) -> Config:
+    """The config to build a network for a weights file: the one given (name, path or object),
+    else the one stored in the file (our exports carry one), else ``ckd_vitb``."""
+    if isinstance(config, Config):
+        return config
+    if config is not None:
+        return load_config(config)
+    if isinstance(stored, dict):
+        return config_from_dict(stored, f"{source} (stored config)")
+    return load_config("ckd_vitb")

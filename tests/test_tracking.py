@@ -11,10 +11,9 @@ import torch
 
 from ckdtrack.cli import main
 from ckdtrack.errors import InputError
-from ckdtrack.models import build_model
 from ckdtrack.tracking import CKDTracker
 from ckdtrack.tracking.tracker import hann_window
-from conftest import tiny_config, write_sequence
+from conftest import write_sequence
 
 TNO = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tno_fel"
 

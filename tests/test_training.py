@@ -14,7 +14,7 @@ from ckdtrack.data.synth import write_synthetic_dataset
 from ckdtrack.errors import InputError
 from ckdtrack.models import CKD, NetworkShape, build_model
 from ckdtrack.models.pretrained import load_initial_weights, resize_grid_embedding
-from ckdtrack.training import export_inference, load_inference_model, train
+from ckdtrack.training import load_inference_model, train
 from ckdtrack.training.losses import content_loss, gaussian_heatmap, keep_mask, style_loss
 from ckdtrack.training.objective import TrainingNetwork
 from ckdtrack.training.trainer import parameter_groups

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..boxes import validate_box
-from ..config import Config, config_from_dict, load_config
+from ..config import Config, config_for_weights
 from ..data.sequence import as_rgb
 from ..errors import InputError
 from ..geometry import box_from_crop, clip_box, sample_crop
@@ -38,16 +38,6 @@ def hann_window(size: int) -> torch.Tensor:
     steps = torch.arange(1, size + 1, dtype=torch.float32)
     window = 0.5 * (1 - torch.cos((2 * math.pi / (size + 1)) * steps))
     return (window[:, None] * window[None, :]).view(1, 1, size, size)
-
-
-def _resolve_config(config, stored: dict | None, weights) -> Config:
-    if isinstance(config, Config):
-        return config
-    if config is not None:
-        return load_config(config)
-    if isinstance(stored, dict):
-        return config_from_dict(stored, f"{weights} (stored config)")
-    return load_config("ckd_vitb")
 
 
 @dataclass
@@ -96,10 +86,10 @@ class CKDTracker:
         if backend not in ("torch", "onnxruntime"):
             raise InputError(f"unknown backend '{backend}' (torch or onnxruntime)")
         if backend == "onnxruntime":
-            resolved = _resolve_config(config, OnnxNetwork.stored_config(weights), weights)
+            resolved = config_for_weights(config, OnnxNetwork.stored_config(weights), weights)
             return cls(OnnxNetwork(weights, resolved.network_shape()), resolved, "cpu", precision)
         checkpoint = read_checkpoint(weights, sha256)
-        resolved = _resolve_config(config, checkpoint.get("config"), weights)
+        resolved = config_for_weights(config, checkpoint.get("config"), weights)
         model = build_model(resolved.network_shape())
         load_state_strict(model, extract_state_dict(checkpoint, weights), weights)
         return cls(model, resolved, device=device, precision=precision)

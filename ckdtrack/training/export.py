@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Config, config_from_dict
+from ..config import Config, config_for_weights
 from ..errors import InputError
 from ..io import atomic_torch_save
 from ..models import CKD, build_model
-from ..models.checkpoint import extract_state_dict, read_checkpoint
+from ..models.checkpoint import extract_state_dict, load_state_strict, read_checkpoint
 
 INFERENCE_PREFIXES = ("rgb_branch.", "tir_branch.", "box_head.")
 
@@ -36,9 +36,8 @@ def export_inference(checkpoint: str | Path, out: str | Path) -> Path:
 def load_inference_model(path: str | Path, config: Config | None = None) -> tuple[CKD, Config]:
     """The inference network of an exported file, its shape taken from the stored config
     (or from ``config`` when given)."""
-    if config is None:
-        stored = read_checkpoint(path).get("config")
-        if not isinstance(stored, dict):
-            raise InputError(f"{path}: no config stored in the checkpoint; pass the config explicitly")
-        config = config_from_dict(stored, f"{path}: config")
-    return build_model(config.network_shape(), weights=path), config
+    checkpoint = read_checkpoint(path)
+    config = config_for_weights(config, checkpoint.get("config"), path)
+    model = build_model(config.network_shape())
+    load_state_strict(model, extract_state_dict(checkpoint, path), path)
+    return model, config
