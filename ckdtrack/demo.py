@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     out = result["out"]
     fps = result["summary"]["fps_end_to_end"]
     print("\n" + result["table"])
-    print(f"\nckd-tiny tracked {result['summary']['frames']} frames" + (f" at {fps:.0f} FPS" if fps else ""))
+    print(f"\nckd-tiny tracked {result['summary']['tracked_frames']} frames" + (f" at {fps:.0f} FPS" if fps else ""))
     print(f"videos (RGB | thermal, box and score):  {out / 'videos'}")
     print(f"precision / success plots:              {out / 'plots'}")
     print(f"score table:                            {out / 'scores.md'}")

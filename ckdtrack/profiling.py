@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .models.ckd import CKD, center_template_mask
+from .models.ckd import CKD, NetworkShape, center_template_mask
 
 
 def machine_description(device: str = "cpu") -> str:
@@ -41,10 +41,9 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def example_inputs(model: CKD, device: str = "cpu", batch: int = 1, seed: int = 0):
-    """Random normalised template/search crops of the model's sizes, plus the MCE template mask."""
+def example_inputs(shape: NetworkShape, device: str = "cpu", batch: int = 1, seed: int = 0):
+    """Random normalised template/search crops of the network's sizes, plus the MCE template mask."""
     generator = torch.Generator().manual_seed(seed)
-    shape = model.shape
     template = [torch.randn(batch, 3, shape.template_size, shape.template_size, generator=generator) for _ in range(2)]
     search = [torch.randn(batch, 3, shape.search_size, shape.search_size, generator=generator) for _ in range(2)]
     mask = center_template_mask(shape, batch) if shape.ce_layers else None
@@ -84,9 +83,10 @@ def time_call(fn, device: str = "cpu", warmup: int = 3, runs: int = 20) -> float
 
 def forward_latency(model: CKD, inputs, precision: str = "fp32", device: str = "cpu",
                     warmup: int = 3, runs: int = 20) -> float:
+    from .tracking.tracker import autocast_context
+
     def forward():
-        with torch.inference_mode(), torch.autocast(device.split(":")[0], dtype=torch.bfloat16,
-                                                    enabled=precision == "bf16"):
+        with torch.inference_mode(), autocast_context(torch.device(device), precision):
             model(*inputs)
 
     return time_call(forward, device, warmup, runs)
@@ -121,14 +121,28 @@ def write_jpeg_sequence(folder: Path, frames: int = 30, size: tuple[int, int] = 
     return folder
 
 
-def end_to_end_fps(tracker, frames: int = 30) -> tuple[float, float]:
-    """(end-to-end FPS including JPEG decode and crops, model-only FPS) on a generated sequence."""
+def profile_tracking(tracker, frames: int = 30):
+    """Track a generated JPEG sequence twice (the first run warms up); the second run's timings.
+
+    The returned :class:`~ckdtrack.tracking.runner.TrackingRun` has end-to-end and model-only
+    FPS and the time per stage (decode, crop, normalize, forward, postprocess).
+    """
     from .data.sequence import open_sequence_dir
     from .tracking.frames import sequence_source
     from .tracking.runner import run_tracker
 
     with tempfile.TemporaryDirectory() as tmp:
         sequence = open_sequence_dir(write_jpeg_sequence(Path(tmp) / "bench", frames))
-        run_tracker(tracker, sequence_source(sequence), progress=False)  # warm-up
-        run = run_tracker(tracker, sequence_source(sequence), progress=False)
-    return run.fps_end_to_end, run.fps_model
+        run_tracker(tracker, sequence_source(sequence), progress=False)
+        return run_tracker(tracker, sequence_source(sequence), progress=False)
+
+
+def stage_table(run) -> list[str]:
+    """Markdown rows: milliseconds per tracked frame and share of the end-to-end time, per stage."""
+    per_frame = {stage: seconds / run.tracked_frames for stage, seconds in run.stage_seconds.items()}
+    total = run.tracking_seconds / run.tracked_frames
+    per_frame["other (checks, loop)"] = max(total - sum(per_frame.values()), 0.0)
+    rows = ["| stage | ms per frame | share |", "|---|---|---|"]
+    rows += [f"| {stage} | {seconds * 1e3:.2f} | {100 * seconds / total:.1f}% |" for stage, seconds in per_frame.items()]
+    rows.append(f"| end to end | {total * 1e3:.2f} | 100% |")
+    return rows

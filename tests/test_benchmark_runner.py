@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from ckdtrack.cli import main
 from conftest import write_sequence
@@ -24,9 +25,12 @@ def test_runner_writes_results_and_resumes(tmp_path, tiny_weights, capsys):
         boxes = np.loadtxt(out / f"{name}.txt", delimiter=",")
         assert boxes.shape == (3 + i, 4)
         assert boxes[0].tolist() == [20 + i, 20, 16, 12]
-        assert len((out / f"{name}_time.txt").read_text().split()) == 3 + i
+        frame_seconds = np.loadtxt(out / f"{name}_time.txt")
+        assert frame_seconds.shape == (3 + i,) and np.all(frame_seconds > 0)
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["sequences_tracked"] == 3 and summary["frames"] == 12
+    assert summary["sequences_tracked"] == 3 and summary["tracked_frames"] == 2 + 3 + 4
+    seq_c = summary["per_sequence"][2]
+    assert seq_c["seconds"] == pytest.approx(np.loadtxt(out / "seqC_time.txt")[1:].sum(), rel=1e-4)
 
     before = (out / "seqA.txt").stat().st_mtime_ns
     (out / "seqB.txt").unlink()

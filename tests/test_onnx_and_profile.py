@@ -25,7 +25,7 @@ def test_tiny_mce_model_exports_and_matches(tmp_path):
     assert (tmp_path / "tiny.onnx").stat().st_size > 0 and proto.graph.input[4].name == "template_mask"
     assert OnnxNetwork.stored_config(tmp_path / "tiny.onnx")["model"]["ce_layers"] == [0, 1]
     network = OnnxNetwork(tmp_path / "tiny.onnx", model.shape)
-    inputs = example_inputs(model, seed=5)
+    inputs = example_inputs(model.shape, seed=5)
     with torch.no_grad():
         expected = model(*inputs)
     actual = network(*inputs)

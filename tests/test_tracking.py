@@ -2,18 +2,24 @@
 
 import math
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from ckdtrack.cli import main
+from ckdtrack.data import open_sequence_dir
 from ckdtrack.errors import InputError
 from ckdtrack.tracking import CKDTracker
+from ckdtrack.tracking.frames import FrameSource, prefetched, sequence_source
+from ckdtrack.tracking.runner import run_tracker
 from ckdtrack.tracking.tracker import hann_window
-from conftest import write_sequence
+from conftest import tiny_config, write_sequence
 
 TNO = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tno_fel"
 
@@ -158,3 +164,71 @@ def test_hann_window_is_symmetric_and_peaks_in_the_middle():
 def test_unknown_precision_is_rejected(tiny_weights):
     with pytest.raises(InputError):
         CKDTracker.from_weights(tiny_weights, precision="fp8")
+
+
+class SlowFrames:
+    """A frame source whose frames take a known minimum time to 'decode'."""
+
+    def __init__(self, source, delay):
+        self.source, self.delay = source, delay
+
+    def __iter__(self):
+        for pair in self.source.pairs:
+            time.sleep(self.delay)
+            yield pair
+
+
+def test_run_tracker_times_every_stage(tmp_path, tiny_weights):
+    sequence = open_sequence_dir(write_sequence(tmp_path / "seq", frames=5))
+    tracker = CKDTracker.from_weights(tiny_weights)
+    runs = {}
+    for prefetch in (False, True):
+        source = sequence_source(sequence)
+        slow = FrameSource(source.name, source.length, SlowFrames(source, 0.02), source.first_box)
+        runs[prefetch] = run = run_tracker(tracker, slow, progress=False, prefetch=prefetch)
+        assert run.tracked_frames == 4 and run.frame_seconds.shape == (5,)
+        assert set(run.stage_seconds) == {"decode", "crop", "normalize", "forward", "postprocess"}
+        assert all(seconds > 0 for seconds in run.stage_seconds.values())
+        assert sum(run.stage_seconds.values()) <= run.tracking_seconds <= run.total_seconds
+        assert run.fps_end_to_end == pytest.approx(4 / run.frame_seconds[1:].sum())
+        assert run.fps_end_to_end < run.fps_model
+    assert runs[False].stage_seconds["decode"] >= 4 * 0.02
+    assert runs[True].stage_seconds["decode"] < runs[False].stage_seconds["decode"]
+    np.testing.assert_array_equal(runs[True].boxes, runs[False].boxes)
+
+
+def test_profile_prints_a_stage_breakdown(tmp_path, capsys):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(tiny_config().to_dict()))
+    assert run_cli("profile", "--config", path, "--runs", "2", "--frames", "4") == 0
+    rows = {line.split("|")[1].strip(): line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")}
+    assert {"decode", "crop", "normalize", "forward", "postprocess", "end to end"} <= set(rows)
+    shares = [float(rows[stage].split("|")[3].strip(" %")) for stage in ("decode", "crop", "forward")]
+    assert all(0 < share < 100 for share in shares)
+
+
+def test_prefetched_keeps_order_reraises_and_stops_early():
+    assert list(prefetched(iter(range(50)), depth=3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise InputError("frame 2: corrupt")
+
+    stream = prefetched(failing())
+    assert next(stream) == 1
+    with pytest.raises(InputError, match="frame 2"):
+        next(stream)
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            while True:
+                yield 0
+        finally:
+            closed.set()
+
+    stream = prefetched(endless())
+    next(stream)
+    stream.close()
+    assert closed.wait(5) and not any(t.name == "frame-prefetch" for t in threading.enumerate())

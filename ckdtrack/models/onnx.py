@@ -53,7 +53,7 @@ def export_onnx(model: CKD, config_dict: dict | None = None, path: str | Path | 
     from ..profiling import example_inputs
 
     model = model.eval()
-    inputs = example_inputs(model)
+    inputs = example_inputs(model.shape)
     if inputs[-1] is None:
         inputs = inputs[:4]
     program = torch.onnx.export(_MapsOnly(model).eval(), inputs, dynamo=True, input_names=list(INPUT_NAMES[:len(inputs)]),

@@ -36,21 +36,25 @@ class TrackerSpec:
     precision: str = "fp32"
     threads: int = 1
     backend: str = "torch"
+    compile: bool = False
 
     def build(self, device: str) -> CKDTracker:
-        return CKDTracker.from_weights(self.weights, self.config, device, self.precision, backend=self.backend)
+        return CKDTracker.from_weights(self.weights, self.config, device, self.precision, backend=self.backend,
+                                       compile=self.compile)
 
 
 @dataclass
 class SequenceTiming:
+    """Timing of one sequence's tracked frames (its init frame excluded)."""
+
     name: str
-    frames: int
+    tracked_frames: int
     seconds: float
     forward_seconds: float
 
     @property
     def fps(self) -> float:
-        return self.frames / self.seconds if self.seconds else float("nan")
+        return self.tracked_frames / self.seconds if self.seconds else float("nan")
 
 
 def result_paths(out_dir: Path, name: str) -> tuple[Path, Path]:
@@ -62,11 +66,10 @@ def track_one(tracker: CKDTracker, sequence: RGBTSequence, out_dir: Path, int_bo
     """Track a benchmark sequence from its init box and save its results (and video)."""
     video = videos / f"{sequence.name}.mp4" if videos is not None else None
     run = run_tracker(tracker, sequence_source(sequence), video=video, progress=progress)
-    per_frame = np.full(len(run.boxes), run.total_seconds / max(len(run.boxes), 1))
     boxes_path, time_path = result_paths(out_dir, sequence.name)
-    atomic_write_text(time_path, "".join(f"{t:.6f}\n" for t in per_frame))
+    atomic_write_text(time_path, "".join(f"{t:.6f}\n" for t in run.frame_seconds))
     atomic_write_text(boxes_path, format_boxes(run.boxes, integer=int_boxes))
-    return SequenceTiming(sequence.name, len(run.boxes), run.total_seconds, run.forward_seconds)
+    return SequenceTiming(sequence.name, run.tracked_frames, run.tracking_seconds, run.stage_seconds["forward"])
 
 
 def _worker_main(spec: TrackerSpec, device: str, out_dir: Path, int_boxes: bool, videos, jobs, results) -> None:
@@ -143,7 +146,7 @@ def run_benchmark(benchmark: str, data_root: str | Path, spec: TrackerSpec, out_
 
 
 def summarise(benchmark: str, timings: list[SequenceTiming], skipped: int, total: int) -> dict:
-    frames = sum(t.frames for t in timings)
+    frames = sum(t.tracked_frames for t in timings)
     seconds = sum(t.seconds for t in timings)
     forward = sum(t.forward_seconds for t in timings)
     return {
@@ -151,7 +154,7 @@ def summarise(benchmark: str, timings: list[SequenceTiming], skipped: int, total
         "sequences_total": total,
         "sequences_already_done": skipped,
         "sequences_tracked": len(timings),
-        "frames": frames,
+        "tracked_frames": frames,
         "fps_end_to_end": frames / seconds if seconds else None,
         "fps_model": frames / forward if forward else None,
         "per_sequence": [dict(asdict(t), fps=t.fps) for t in sorted(timings, key=lambda t: t.name)],

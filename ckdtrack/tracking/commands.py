@@ -31,7 +31,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="config name in configs/ (ckd_vitb, ckd_vitb_mce) or a YAML path; "
                              "default: the config stored in the weights file, else ckd_vitb")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="fp32 (exact) or bf16 autocast")
+                        help="fp32 (exact), or fp16/bf16 autocast (for GPUs; slower on CPUs without native "
+                             "support, and not bit-exact: see docs/benchmarks.md)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the network (compiles on first frame)")
     parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                         help="onnxruntime runs a model written by `ckdtrack export-onnx`")
 
@@ -51,7 +53,7 @@ def run_track(args: argparse.Namespace) -> int:
     source = video_source(*videos) if all(videos) else sequence_source(open_sequence_dir(args.sequence))
     init_box = parse_init_box(args.init) if args.init else None
     tracker = CKDTracker.from_weights(args.weights, args.config, check_device(args.device), args.precision,
-                                      backend=args.backend)
+                                      backend=args.backend, compile=args.compile)
     run = run_tracker(tracker, source, init_box, video=args.video, progress=not args.quiet)
     write_boxes(args.out, run.boxes)
     print(f"{run.name}: {len(run.boxes)} frames in {run.total_seconds:.1f} s | "
@@ -86,16 +88,16 @@ def run_test(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
     spec = TrackerSpec(args.weights, args.config, args.precision, args.threads or default_threads(args.workers),
-                       args.backend)
+                       args.backend, args.compile)
     summary = run_benchmark(args.benchmark, args.data_root, spec, args.out, workers=args.workers,
                             devices=parse_devices(args.devices), sequences=args.sequences,
                             int_boxes=args.int_boxes, videos=args.videos, progress=not args.quiet)
     for row in summary["per_sequence"]:
-        print(f"  {row['name']:<32} {row['frames']:>6} frames {row['fps']:>8.1f} FPS")
+        print(f"  {row['name']:<32} {row['tracked_frames']:>6} frames {row['fps']:>8.1f} FPS")
     fps = summary["fps_end_to_end"]
     print(f"{summary['benchmark']}: tracked {summary['sequences_tracked']} sequences "
           f"({summary['sequences_already_done']} already done) of {summary['sequences_total']}, "
-          f"{summary['frames']} frames" + (f", {fps:.1f} FPS end to end" if fps else "") + f" -> {args.out}")
+          f"{summary['tracked_frames']} frames tracked" + (f", {fps:.1f} FPS end to end" if fps else "") + f" -> {args.out}")
     return 0
 
 
@@ -135,29 +137,33 @@ def run_profile(args: argparse.Namespace) -> int:
 
     from ..config import load_config
     from ..models import build_model
-    from ..profiling import count_macs, count_parameters, end_to_end_fps, example_inputs, forward_latency, \
-        machine_description
+    from ..profiling import count_macs, count_parameters, example_inputs, forward_latency, machine_description, \
+        profile_tracking, stage_table
 
     device = check_device(args.device)
     if args.weights:
-        tracker = CKDTracker.from_weights(args.weights, args.config, device, args.precision)
-        model, config = tracker.network, tracker.config
+        tracker = CKDTracker.from_weights(args.weights, args.config, device, args.precision, compile=args.compile)
+        config = tracker.config
     else:
         config = load_config(args.config or "ckd_vitb")
         model = build_model(config.network_shape()).to(device).eval()
-        tracker = CKDTracker(model, config, device, args.precision)
-    inputs = example_inputs(model, device)
+        tracker = CKDTracker(model, config, device, args.precision, compile=args.compile)
+    model = tracker.network
+    inputs = example_inputs(tracker.shape, device)
     macs = count_macs(model, inputs)
-    plain = build_model(dataclasses.replace(model.shape, ce_layers=())).eval()
-    plain_macs = count_macs(plain, example_inputs(plain))
+    plain = build_model(dataclasses.replace(tracker.shape, ce_layers=())).eval()
+    plain_macs = count_macs(plain, example_inputs(plain.shape))
     latency = forward_latency(model, inputs, args.precision, device, runs=args.runs)
-    e2e, model_fps = end_to_end_fps(tracker, args.frames)
+    run = profile_tracking(tracker, args.frames)
     print(f"machine:    {machine_description(device)}")
-    print(f"config:     {config.name} (MCE after blocks {list(model.shape.ce_layers) or 'none'}), {args.precision}")
+    print(f"config:     {config.name} (MCE after blocks {list(tracker.shape.ce_layers) or 'none'}), {args.precision}"
+          + (", compiled" if args.compile else ""))
     print(f"parameters: {count_parameters(model) / 1e6:.1f} M")
     print(f"MACs:       {macs / 1e9:.4g} G per frame ({plain_macs / 1e9:.4g} G without elimination)")
     print(f"forward:    {latency * 1e3:.1f} ms median of {args.runs} (batch 1)")
-    print(f"tracking:   {e2e:.2f} FPS end to end incl. JPEG decode and crops ({model_fps:.2f} FPS model only)")
+    print(f"tracking:   {run.fps_end_to_end:.2f} FPS end to end incl. JPEG decode and crops "
+          f"({run.fps_model:.2f} FPS model only), {run.tracked_frames} tracked 640x480 JPEG pairs")
+    print("\n".join(stage_table(run)))
     return 0
 
 
@@ -174,6 +180,7 @@ def register_tools(subparsers) -> None:
     profile.add_argument("--weights", help="checkpoint to profile (default: random weights)")
     profile.add_argument("--device", default="cpu")
     profile.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    profile.add_argument("--compile", action="store_true", help="torch.compile the network first")
     profile.add_argument("--runs", type=int, default=20, help="timed forward passes (median reported)")
     profile.add_argument("--frames", type=int, default=30, help="frames of the generated end-to-end sequence")
     profile.set_defaults(func=run_profile)

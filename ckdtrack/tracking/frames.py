@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +75,51 @@ def video_source(visible: str | Path, thermal: str | Path) -> FrameSource:
         raise InputError(f"{visible} has {count_v} frames but {thermal} has {count_t}")
     name = visible.stem
     return FrameSource(name, max(count_v, count_t), _video_pairs(visible, thermal, (capture_v, capture_t)))
+
+
+def prefetched(items: Iterable, depth: int = 2) -> Iterator:
+    """Produce ``items`` in a background thread, up to ``depth`` ahead, in order.
+
+    Frame decoding (OpenCV releases the GIL) then overlaps the network forward of the previous
+    frame. An exception raised while producing is re-raised here, at the item it replaced;
+    closing this generator early stops the thread and closes ``items``.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        iterator = iter(items)
+        try:
+            for item in iterator:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            put(("error", exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="frame-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = buffer.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()

@@ -28,7 +28,9 @@ from ..models.ckd import CKD, center_template_mask
 from ..models.head import decode_boxes
 from ..models.onnx import OnnxNetwork
 
-PRECISIONS = ("fp32", "bf16")
+AUTOCAST_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISIONS = tuple(AUTOCAST_DTYPES)
+STAGES = ("crop", "normalize", "forward", "postprocess")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -48,20 +50,33 @@ class TrackResult:
     """Network confidence (0..1) at the chosen location, before the motion window."""
 
 
+def autocast_context(device: torch.device, precision: str):
+    """Autocast for ``precision`` on ``device``'s type (a no-op context for fp32)."""
+    dtype = AUTOCAST_DTYPES[precision]
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
 class CKDTracker:
-    """Tracks one target through paired RGB and thermal frames (HxWx3 uint8 RGB arrays)."""
+    """Tracks one target through paired RGB and thermal frames (HxWx3 uint8 RGB arrays).
+
+    ``precision`` fp32 is exact; fp16/bf16 autocast change the numerics (see
+    docs/benchmarks.md for how far). ``compile`` wraps the network in ``torch.compile``.
+    ``last_stage_seconds`` holds the time each stage of the last ``update`` took.
+    """
 
     def __init__(self, network: CKD | OnnxNetwork, config: Config, device: str | torch.device = "cpu",
-                 precision: str = "fp32"):
+                 precision: str = "fp32", compile: bool = False):
         if precision not in PRECISIONS:
             raise InputError(f"unknown precision '{precision}' ({', '.join(PRECISIONS)})")
         self.device = torch.device(device)
+        self.shape = network.shape
         if isinstance(network, nn.Module):
             network = network.to(self.device).eval()
-        elif precision != "fp32":
-            raise InputError(f"precision {precision} needs the torch backend")
+            if compile:
+                network = torch.compile(network)
+        elif precision != "fp32" or compile:
+            raise InputError("precision modes and --compile need the torch backend")
         self.network = network
-        self.shape = network.shape
         self.config = config
         self.precision = precision
         crop = config.crop
@@ -72,12 +87,12 @@ class CKDTracker:
         self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
         self.state: list[float] | None = None
         self.frame_size: tuple[int, int] | None = None
-        self.last_forward_seconds = 0.0
+        self.last_stage_seconds = dict.fromkeys(STAGES, 0.0)
 
     @classmethod
     def from_weights(cls, weights: str | Path, config: str | Path | Config | None = None,
                      device: str = "cpu", precision: str = "fp32", sha256: str | None = None,
-                     backend: str = "torch") -> "CKDTracker":
+                     backend: str = "torch", compile: bool = False) -> "CKDTracker":
         """A tracker from an inference checkpoint (torch) or an exported ``.onnx`` (onnxruntime).
 
         ``config`` is a config name, a YAML path or a :class:`Config`; without it, the config
@@ -87,12 +102,12 @@ class CKDTracker:
             raise InputError(f"unknown backend '{backend}' (torch or onnxruntime)")
         if backend == "onnxruntime":
             resolved = config_for_weights(config, OnnxNetwork.stored_config(weights), weights)
-            return cls(OnnxNetwork(weights, resolved.network_shape()), resolved, "cpu", precision)
+            return cls(OnnxNetwork(weights, resolved.network_shape()), resolved, "cpu", precision, compile)
         checkpoint = read_checkpoint(weights, sha256)
         resolved = config_for_weights(config, checkpoint.get("config"), weights)
         model = build_model(resolved.network_shape())
         load_state_strict(model, extract_state_dict(checkpoint, weights), weights)
-        return cls(model, resolved, device=device, precision=precision)
+        return cls(model, resolved, device=device, precision=precision, compile=compile)
 
     def _to_tensor(self, patch: np.ndarray) -> torch.Tensor:
         image = torch.from_numpy(patch).to(self.device).permute(2, 0, 1).unsqueeze(0).float()
@@ -123,7 +138,7 @@ class CKDTracker:
     @torch.inference_mode()
     def predict(self, search_rgb: torch.Tensor, search_tir: torch.Tensor) -> dict:
         """Network forward on normalised search crops, in the configured precision."""
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+        with autocast_context(self.device, self.precision):
             out = self.network(self.template_rgb, self.template_tir, search_rgb, search_tir, self.template_mask)
         return {k: out[k].float().to(self.device) for k in ("score_map", "size_map", "offset_map")}
 
@@ -133,19 +148,23 @@ class CKDTracker:
             raise RuntimeError("call init() before update()")
         rgb, tir = self._check_pair(rgb, tir)
         height, width = rgb.shape[:2]
+        started = time.perf_counter()
         patch_rgb, resize_factor = sample_crop(rgb, self.state, self.search_factor, self.search_size)
         patch_tir, _ = sample_crop(tir, self.state, self.search_factor, self.search_size)
+        cropped = time.perf_counter()
         search_rgb, search_tir = self._to_tensor(patch_rgb), self._to_tensor(patch_tir)
-        started = time.perf_counter()
+        normalized = time.perf_counter()
         maps = self.predict(search_rgb, search_tir)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        self.last_forward_seconds = time.perf_counter() - started
+        forwarded = time.perf_counter()
         response = maps["score_map"] * self.window if self.window is not None else maps["score_map"]
         box = decode_boxes(response, maps["size_map"], maps["offset_map"])[0]
-        best = int(response.flatten().argmax())
-        score = float(maps["score_map"].flatten()[best])
-        pred = (box * self.search_size).tolist()
+        score = maps["score_map"].flatten()[response.flatten().argmax()]
+        *pred, score = torch.cat([box * self.search_size, score.view(1)]).tolist()  # one device-to-host copy
         mapped = box_from_crop(pred, self.state, resize_factor, self.search_size)
         self.state = clip_box(mapped, height, width, margin=self.config.tracker.clip_margin)
+        finished = time.perf_counter()
+        marks = [started, cropped, normalized, forwarded, finished]
+        self.last_stage_seconds = {stage: end - begin for stage, begin, end in zip(STAGES, marks, marks[1:])}
         return TrackResult(list(self.state), score)
