@@ -31,7 +31,7 @@ from ckdtrack.tracking.tracker import AUTOCAST_DTYPES
 def onnx_tracker(model, config, folder: Path) -> CKDTracker:
     path = folder / f"{config.name}.onnx"
     export_onnx(model, config.to_dict(), path)
-    return CKDTracker(OnnxNetwork(path, model.shape), config)
+    return CKDTracker.from_weights(path, config, backend="onnxruntime")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from ckdtrack.config import load_config
 from ckdtrack.models import build_model
 from ckdtrack.models.onnx import OnnxNetwork, export_onnx
 from ckdtrack.profiling import example_inputs
+from ckdtrack.tracking import CKDTracker
 from conftest import tiny_config, write_sequence
 from golden import deterministic_state_dict, load_golden
 
@@ -43,6 +44,17 @@ def test_tracking_with_the_onnxruntime_backend_matches_torch(tmp_path, tiny_weig
                      "--quiet"]) == 0
         outputs[backend] = np.loadtxt(out, delimiter=",")
     assert np.allclose(outputs["torch"], outputs["onnxruntime"], atol=0.011)
+
+
+def test_onnxruntime_backend_follows_the_torch_thread_count(tmp_path, tiny_weights):
+    assert main(["export-onnx", "--weights", str(tiny_weights), "--out", str(tmp_path / "m.onnx")]) == 0
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        tracker = CKDTracker.from_weights(tmp_path / "m.onnx", backend="onnxruntime")
+    finally:
+        torch.set_num_threads(threads)
+    assert tracker.network.session.get_session_options().intra_op_num_threads == 1
 
 
 def test_onnx_errors_are_one_line(tmp_path, capsys):

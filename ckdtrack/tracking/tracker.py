@@ -96,13 +96,16 @@ class CKDTracker:
         """A tracker from an inference checkpoint (torch) or an exported ``.onnx`` (onnxruntime).
 
         ``config`` is a config name, a YAML path or a :class:`Config`; without it, the config
-        stored in the file (our exports carry one) is used, else ``ckd_vitb``.
+        stored in the file (our exports carry one) is used, else ``ckd_vitb``. ONNX Runtime uses
+        as many threads as torch (``torch.set_num_threads``), so benchmark workers do not
+        oversubscribe the cores.
         """
         if backend not in ("torch", "onnxruntime"):
             raise InputError(f"unknown backend '{backend}' (torch or onnxruntime)")
         if backend == "onnxruntime":
             resolved = config_for_weights(config, OnnxNetwork.stored_config(weights), weights)
-            return cls(OnnxNetwork(weights, resolved.network_shape()), resolved, "cpu", precision, compile)
+            network = OnnxNetwork(weights, resolved.network_shape(), threads=torch.get_num_threads())
+            return cls(network, resolved, "cpu", precision, compile)
         checkpoint = read_checkpoint(weights, sha256)
         resolved = config_for_weights(config, checkpoint.get("config"), weights)
         model = build_model(resolved.network_shape())
