@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ckdtrack.cli import main
+from ckdtrack.demo import DEMO_WEIGHTS, static_box_results
 from conftest import write_sequence
 
 
@@ -75,3 +76,23 @@ def test_runner_starts_from_init_txt_when_it_differs_from_the_ground_truth(tmp_p
     assert main(["test", "rgbt234", "--data-root", str(root), "--weights", str(tiny_weights), "--out", str(out),
                  "--quiet"]) == 0
     assert (out / "afterrain.txt").read_text().splitlines()[0] == "20.00,20.00,16.00,12.00"
+
+
+def test_cli_chain_synth_test_eval(tmp_path, capsys):
+    """What a user runs: generate data, track its test split, score the result folder."""
+    data, results = tmp_path / "data", tmp_path / "results" / "ckd-tiny"
+    assert main(["synth", str(data), "--sequences", "4", "--frames", "16", "--seed", "11",
+                 "--test-fraction", "0.5"]) == 0
+    test_names = (data / "test.txt").read_text().split()
+    assert len(test_names) == 2
+    assert main(["test", "lasher", "--data-root", str(data), "--weights", str(DEMO_WEIGHTS), "--out", str(results),
+                 "--quiet"]) == 0
+    assert sorted(p.stem for p in results.glob("*.txt") if not p.stem.endswith("_time")) == sorted(test_names)
+    static_box_results(data, tmp_path / "results" / "static")
+    scores_path = tmp_path / "scores.json"
+    assert main(["eval", "lasher", str(results), str(tmp_path / "results" / "static"), "--gt", str(data), "--strict",
+                 "--json", str(scores_path)]) == 0
+    trackers = json.loads(scores_path.read_text())["trackers"]
+    assert not trackers["ckd-tiny"]["warnings"]
+    assert trackers["ckd-tiny"]["SR"] > trackers["static"]["SR"] + 10
+    assert trackers["ckd-tiny"]["PR"] > trackers["static"]["PR"] + 10
