@@ -1,12 +1,10 @@
-"""RGB-T data: sequences, benchmark readers, training samples, synthetic data."""
+"""RGB-T data: sequences, benchmark readers, training samples, synthetic data.
 
-from .benchmarks import BENCHMARKS, open_benchmark
-from .processing import ProcessingParams
-from .sampler import RGBTPairDataset, TrainingSource
+The package itself imports nothing heavy: readers and generators work without torch, so the
+commands that only read or write data (``eval``, ``synth``) start fast. Import the training
+sampler from :mod:`ckdtrack.data.sampler`.
+"""
+
 from .sequence import RGBTSequence, open_sequence_dir, read_image
-from .synth import write_synthetic_dataset
 
-__all__ = [
-    "BENCHMARKS", "ProcessingParams", "RGBTPairDataset", "RGBTSequence", "TrainingSource",
-    "open_benchmark", "open_sequence_dir", "read_image", "write_synthetic_dataset",
-]
+__all__ = ["RGBTSequence", "open_sequence_dir", "read_image"]

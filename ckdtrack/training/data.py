@@ -15,7 +15,7 @@ from ..data.processing import ProcessingParams
 from ..data.sampler import RGBTPairDataset, open_training_sources
 from ..errors import InputError
 
-BENCHMARK_ALIASES = {"synthetic": "lasher"}  # ``ckdtrack synth`` writes the LasHeR layout
+BENCHMARK_ALIASES = {"synthetic": "lasher", "real_pairs": "lasher"}  # generated data is written in the LasHeR layout
 
 
 def resolve_entries(entries: list[DatasetEntry], data_roots: dict[str, str]) -> list[DatasetEntry]:
