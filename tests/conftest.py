@@ -18,7 +18,7 @@ def tiny_config(ce_layers=()) -> Config:
     """A few-thousand-parameter CKD for fast tests of everything around the network."""
     return Config(
         name="tiny_test",
-        model=ModelConfig(embed_dim=32, depth=2, num_heads=2, head_channels=16, ce_layers=list(ce_layers)),
+        model=ModelConfig(embed_dim=32, depth=2, num_heads=2, head_channels=16, ce_layers=tuple(ce_layers)),
         crop=CropConfig(template_size=32, template_factor=2.0, search_size=64, search_factor=4.0),
     )
 
@@ -26,11 +26,11 @@ def tiny_config(ce_layers=()) -> Config:
 @pytest.fixture
 def tiny_weights(tmp_path):
     """An inference checkpoint of a tiny random CKD, with its config stored inside."""
-    from ckdtrack.models import build_model
+    from ckdtrack.models import CKD
 
     torch.manual_seed(0)
     config = tiny_config()
-    model = build_model(config.network_shape())
+    model = CKD(config)
     path = tmp_path / "tiny.pth.tar"
     torch.save({"net": model.state_dict(), "config": config.to_dict()}, path)
     return path

@@ -10,15 +10,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from ckdtrack.config import load_config
+from ckdtrack.config import CropConfig, TrainConfig, load_config
 from ckdtrack.data.benchmarks import open_benchmark
-from ckdtrack.data.processing import ProcessingParams, denormalize, make_training_pair
-from ckdtrack.data.sampler import RGBTPairDataset, TrainingSource, loader_worker_init
+from ckdtrack.data.processing import Augmentation, ProcessingParams, denormalize, make_training_pair
+from ckdtrack.data.sampler import RGBTPairDataset, TrainingSource
 from ckdtrack.data.sequence import RGBTSequence
 from ckdtrack.data.synth import write_synthetic_dataset
 from ckdtrack.geometry import CropWindow, box_to_crop, crop_window
 
-TINY = ProcessingParams(template_size=32, search_size=64, feature_stride=8)
+TINY = ProcessingParams(CropConfig(template_size=32, search_size=64), feature_stride=8)
 
 
 def target_image(box, size=(120, 160), value=255) -> np.ndarray:
@@ -29,7 +29,7 @@ def target_image(box, size=(120, 160), value=255) -> np.ndarray:
 
 
 def test_no_jitter_crops_match_the_tracker_geometry():
-    params = ProcessingParams(search_center_jitter=0, search_scale_jitter=0).without_augmentation()
+    params = ProcessingParams(train=TrainConfig(search_center_jitter=0, search_scale_jitter=0)).without_augmentation()
     rng = np.random.default_rng(0)
     image = np.random.default_rng(1).integers(0, 256, (200, 300, 3), dtype=np.uint8)
     box = [100, 60, 40, 30]
@@ -47,7 +47,7 @@ def test_rgb_and_thermal_share_geometry_and_augmentation():
     for _ in range(20):
         image = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
         sample = make_training_pair((image, image.copy()), [40, 30, 20, 16], (image, image.copy()), [44, 32, 20, 16],
-                                    ProcessingParams(grayscale_probability=0.5), rng)
+                                    ProcessingParams(augmentation=Augmentation(grayscale_probability=0.5)), rng)
         assert torch.equal(sample["template_rgb"], sample["template_tir"])
         assert torch.equal(sample["search_rgb"], sample["search_tir"])
 
@@ -60,7 +60,7 @@ def test_boxes_follow_flips_and_jitter():
     for _ in range(30):
         sample = make_training_pair((image, image), box, (image, image), box, TINY, rng)
         for stage, size in (("template", 32), ("search", 64)):
-            crop = denormalize(sample[f"{stage}_rgb"], TINY).mean(axis=2)
+            crop = denormalize(sample[f"{stage}_rgb"]).mean(axis=2)
             x, y, w, h = sample[f"{stage}_anno"].numpy() * size
             inner = crop[int(y + 0.25 * h):int(y + 0.75 * h), int(x + 0.25 * w):int(x + 0.75 * w)]
             assert inner.mean() > 150, (stage, x, y, w, h)
@@ -89,8 +89,10 @@ def test_crop_outside_the_image_is_rejected():
 
 def test_params_from_config():
     params = ProcessingParams.from_config(load_config("ckd_vitb"))
-    assert (params.template_size, params.search_size, params.search_factor) == (128, 256, 4.0)
-    assert (params.search_center_jitter, params.search_scale_jitter, params.template_center_jitter) == (3.0, 0.25, 0.0)
+    assert (params.crop.template_size, params.crop.search_size, params.crop.search_factor) == (128, 256, 4.0)
+    assert (params.train.search_center_jitter, params.train.search_scale_jitter,
+            params.train.template_center_jitter) == (3.0, 0.25, 0.0)
+    assert params.feature_stride == 16
 
 
 def fake_sequence(name: str, boxes, stride: int = 1) -> RGBTSequence:
@@ -155,7 +157,7 @@ def synth_sequences(tmp_path_factory):
 def test_reproducible_across_workers_epochs_and_ranks(synth_sequences):
     dataset = RGBTPairDataset([TrainingSource("synth", synth_sequences)], 8, params=TINY, seed=4)
     single = next(iter(DataLoader(dataset, batch_size=8, num_workers=0)))
-    multi = next(iter(DataLoader(dataset, batch_size=8, num_workers=2, worker_init_fn=loader_worker_init)))
+    multi = next(iter(DataLoader(dataset, batch_size=8, num_workers=2)))
     assert single.keys() == multi.keys()
     assert all(torch.equal(single[k], multi[k]) for k in single)
     assert single["search_rgb"].shape == (8, 3, 64, 64) and single["template_anno"].shape == (8, 4)
@@ -182,16 +184,3 @@ def test_corrupt_frame_is_logged_once_and_redrawn(synth_sequences, caplog):
         broken.write_bytes(original)
     assert len(samples) == 60
     assert caplog.text.count(broken.name) == 1 and broken in dataset._bad_frames
-
-
-def test_frame_cache_serves_the_decoded_frames(synth_sequences, tmp_path):
-    from ckdtrack.data.cache import FrameCache
-    from ckdtrack.data.sequence import read_image
-
-    cache = FrameCache.build(synth_sequences[:1], tmp_path / "cache")
-    frame = synth_sequences[0].thermal_frames[3]
-    assert frame in cache and np.array_equal(cache(frame), read_image(frame))
-    source = [TrainingSource("synth", synth_sequences[:1])]
-    plain = RGBTPairDataset(source, 4, params=TINY, seed=1)
-    cached = RGBTPairDataset(source, 4, params=TINY, seed=1, frame_reader=FrameCache(tmp_path / "cache"))
-    assert all(torch.equal(plain[2][k], cached[2][k]) for k in plain[2])

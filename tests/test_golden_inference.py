@@ -7,7 +7,7 @@ import torch
 
 from ckdtrack.config import load_config
 from ckdtrack.data import open_sequence_dir
-from ckdtrack.models import build_model
+from ckdtrack.models import CKD
 from ckdtrack.tracking import CKDTracker
 from golden import deterministic_state_dict, golden_path, load_golden
 
@@ -23,7 +23,7 @@ def infer_state():
 
 def golden_model(config_name, state):
     config = load_config(config_name)
-    model = build_model(config.network_shape()).eval()
+    model = CKD(config).eval()
     model.load_state_dict(state, strict=True)
     return config, model
 

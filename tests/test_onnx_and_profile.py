@@ -10,9 +10,9 @@ pytest.importorskip("onnxscript")
 
 from ckdtrack.cli import main
 from ckdtrack.config import load_config
-from ckdtrack.models import build_model
+from ckdtrack.models import CKD
+from ckdtrack.models.ckd import example_inputs
 from ckdtrack.models.onnx import OnnxNetwork, export_onnx
-from ckdtrack.profiling import example_inputs
 from ckdtrack.tracking import CKDTracker
 from conftest import tiny_config, write_sequence
 from golden import deterministic_state_dict, load_golden
@@ -21,12 +21,12 @@ from golden import deterministic_state_dict, load_golden
 def test_tiny_mce_model_exports_and_matches(tmp_path):
     torch.manual_seed(0)
     config = tiny_config(ce_layers=[0, 1])
-    model = build_model(config.network_shape()).eval()
-    proto = export_onnx(model, config.to_dict(), tmp_path / "tiny.onnx")
+    model = CKD(config).eval()
+    proto = export_onnx(model, tmp_path / "tiny.onnx")
     assert (tmp_path / "tiny.onnx").stat().st_size > 0 and proto.graph.input[4].name == "template_mask"
     assert OnnxNetwork.stored_config(tmp_path / "tiny.onnx")["model"]["ce_layers"] == [0, 1]
-    network = OnnxNetwork(tmp_path / "tiny.onnx", model.shape)
-    inputs = example_inputs(model.shape, seed=5)
+    network = OnnxNetwork(tmp_path / "tiny.onnx", model.config)
+    inputs = example_inputs(model.config, seed=5)
     with torch.no_grad():
         expected = model(*inputs)
     actual = network(*inputs)
@@ -68,9 +68,9 @@ def test_onnx_errors_are_one_line(tmp_path, capsys):
 @pytest.mark.slow
 def test_golden_vitb_mce_onnx_reproduces_pytorch():
     golden = load_golden("forward_ce.pt")
-    model = build_model(load_config("ckd_vitb_mce").network_shape()).eval()
+    model = CKD(load_config("ckd_vitb_mce")).eval()
     model.load_state_dict(deterministic_state_dict("manifest_infer.json"))
-    network = OnnxNetwork(export_onnx(model).SerializeToString(), model.shape)
+    network = OnnxNetwork(export_onnx(model).SerializeToString(), model.config)
     out = network(golden["template_rgb"], golden["template_tir"], golden["search_rgb"], golden["search_tir"],
                   golden["ce_template_mask"])
     for key in ("score_map", "size_map", "offset_map"):

@@ -187,13 +187,13 @@ def test_run_tracker_times_every_stage(tmp_path, tiny_weights):
         slow = FrameSource(source.name, source.length, SlowFrames(source, 0.02), source.first_box)
         runs[prefetch] = run = run_tracker(tracker, slow, progress=False, prefetch=prefetch)
         assert run.tracked_frames == 4 and run.frame_seconds.shape == (5,)
-        assert set(run.stage_seconds) == {"decode", "crop", "normalize", "forward", "postprocess"}
-        assert all(seconds > 0 for seconds in run.stage_seconds.values())
-        assert sum(run.stage_seconds.values()) <= run.tracking_seconds <= run.total_seconds
+        assert set(run.step_seconds) == {"decode", "crop", "normalize", "forward", "postprocess"}
+        assert all(seconds > 0 for seconds in run.step_seconds.values())
+        assert sum(run.step_seconds.values()) <= run.tracking_seconds <= run.total_seconds
         assert run.fps_end_to_end == pytest.approx(4 / run.frame_seconds[1:].sum())
         assert run.fps_end_to_end < run.fps_model
-    assert runs[False].stage_seconds["decode"] >= 4 * 0.02
-    assert runs[True].stage_seconds["decode"] < runs[False].stage_seconds["decode"]
+    assert runs[False].step_seconds["decode"] >= 4 * 0.02
+    assert runs[True].step_seconds["decode"] < runs[False].step_seconds["decode"]
     np.testing.assert_array_equal(runs[True].boxes, runs[False].boxes)
 
 

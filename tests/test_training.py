@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 
 import pytest
 import torch
 import yaml
 
 from ckdtrack.cli import main
-from ckdtrack.config import load_config
 from ckdtrack.data.synth import write_synthetic_dataset
 from ckdtrack.errors import InputError
-from ckdtrack.models import CKD, NetworkShape, build_model
+from ckdtrack.config import Config, CropConfig, ModelConfig, load_config
+from ckdtrack.models import CKD, load_model
 from ckdtrack.models.pretrained import load_initial_weights, resize_grid_embedding
-from ckdtrack.training import load_inference_model, train
+from ckdtrack.training import train
 from ckdtrack.training.losses import content_loss, gaussian_heatmap, keep_mask, style_loss
 from ckdtrack.training.objective import TrainingNetwork
 from ckdtrack.training.trainer import parameter_groups
 
 MICRO_MODEL = {"embed_dim": 32, "depth": 2, "num_heads": 2, "head_channels": 16, "ce_layers": []}
 MICRO_CROP = {"template_size": 32, "template_factor": 2.0, "search_size": 64, "search_factor": 4.0}
-MICRO_SHAPE = NetworkShape(embed_dim=32, depth=2, num_heads=2, template_size=32, search_size=64, head_channels=16)
+MICRO = Config(model=ModelConfig(embed_dim=32, depth=2, num_heads=2, head_channels=16),
+               crop=CropConfig(template_size=32, search_size=64))
 
 
 def micro_config(path, **train):
@@ -76,7 +79,7 @@ def test_distillation_losses_vanish_on_equal_features_and_spare_the_teacher():
 
 def test_masked_modeling_reaches_students_only():
     torch.manual_seed(0)
-    model = CKD(MICRO_SHAPE, with_teachers=True).eval()
+    model = CKD(MICRO, with_teachers=True).eval()
     batch = {k: torch.randn(2, 3, 32, 32) for k in ("template_rgb", "template_tir")}
     batch.update({k: torch.randn(2, 3, 64, 64) for k in ("search_rgb", "search_tir")})
     network = TrainingNetwork(model, "distill")
@@ -95,14 +98,14 @@ def test_masked_modeling_reaches_students_only():
 
 def test_parameter_groups_follow_the_stage():
     config = load_config("ckd_vitb")
-    model = CKD(MICRO_SHAPE, with_teachers=True)
+    model = CKD(MICRO, with_teachers=True)
     groups = {g["name"]: g for g in parameter_groups(model, config.train)}
     assert groups["head"]["lr"] == 5e-5 and groups["backbone"]["lr"] == 5e-6
     head_ids = {id(p) for name in ("box_head", "box_head_v", "box_head_i") for p in getattr(model, name).parameters()}
     assert {id(p) for p in groups["head"]["params"]} == head_ids
     assert not model.rgb_branch.cls_token.requires_grad and model.teacher_tir.blocks[0].attn.qkv.weight.requires_grad
     stage2 = load_config("ckd_vitb_mce")
-    students = CKD(MICRO_SHAPE)
+    students = CKD(MICRO)
     groups = parameter_groups(students, stage2.train)
     assert [g["name"] for g in groups] == ["head"]
     assert {id(p) for p in groups[0]["params"]} == {id(p) for p in students.box_head.parameters()}
@@ -118,12 +121,18 @@ def test_training_learns_resumes_exactly_and_exports(tmp_path, synthetic_root):
             "train/IoU", "train/samples_per_s"} <= set(history[-1])
     assert (tmp_path / "full" / "scalars.jsonl").read_text().count("lr/head") >= 4
 
-    short = load_config(config_path)
-    short.train.epochs = 1
+    full_config = load_config(config_path)
+    short = dataclasses.replace(full_config, train=dataclasses.replace(full_config.train, epochs=1))
     train(short, tmp_path / "split", roots, progress=False)
     with pytest.raises(InputError, match="--resume"):
         train(short, tmp_path / "split", roots, progress=False)
-    resumed = train(load_config(config_path), tmp_path / "split", roots, resume=True, progress=False)
+    other = dataclasses.replace(full_config, train=dataclasses.replace(full_config.train, lr_head=0.5))
+    with pytest.raises(InputError, match=r"other settings \(train.lr_head: 0.001 -> 0.5\)"):
+        train(other, tmp_path / "split", roots, resume=True, progress=False)
+    resumed = train(full_config, tmp_path / "split", roots, resume=True, progress=False)
+    logged = [json.loads(line) for line in (tmp_path / "split" / "scalars.jsonl").read_text().splitlines()]
+    steps = [entry["step"] for entry in logged if "lr/head" in entry]
+    assert steps == sorted(set(steps)), "a resumed run must not log a step twice"
     def losses(summaries):
         return [{k: v for k, v in s.items() if "samples_per_s" not in k} for s in summaries]
 
@@ -137,8 +146,8 @@ def test_training_learns_resumes_exactly_and_exports(tmp_path, synthetic_root):
     assert main(["export-inference", str(tmp_path / "full" / "checkpoint.pt"), "--out", str(exported)]) == 0
     stored = torch.load(exported, weights_only=True)
     assert {k.split(".")[0] for k in stored["net"]} == {"rgb_branch", "tir_branch", "box_head"}
-    model = build_model(MICRO_SHAPE, weights=exported)
-    rebuilt, rebuilt_config = load_inference_model(exported)
+    model, _ = load_model(exported, MICRO)
+    rebuilt, rebuilt_config = load_model(exported)
     assert rebuilt_config.model.embed_dim == 32
     torch.testing.assert_close(rebuilt.box_head.conv1_ctr[0].weight, full["net"]["box_head.conv1_ctr.0.weight"])
     torch.testing.assert_close(model.rgb_branch.pos_embed_x, full["net"]["rgb_branch.pos_embed_x"])
@@ -147,10 +156,10 @@ def test_training_learns_resumes_exactly_and_exports(tmp_path, synthetic_root):
 def test_head_stage_trains_only_the_fused_head(tmp_path, synthetic_root):
     stage1 = tmp_path / "stage1.pth"
     torch.manual_seed(1)
-    teacher_model = CKD(MICRO_SHAPE, with_teachers=True)
+    teacher_model = CKD(MICRO, with_teachers=True)
     torch.save({"net": teacher_model.state_dict()}, stage1)
     config = load_config(micro_config(tmp_path / "mce.yaml", stage="head", epochs=1, mask_probability=0.0))
-    config.model.ce_layers = [0]
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, ce_layers=(0,)))
     train(config, tmp_path / "out", {"synthetic": str(synthetic_root)}, init=stage1, progress=False)
     state = torch.load(tmp_path / "out" / "checkpoint.pt", weights_only=True)["net"]
     assert not any(k.startswith("teacher") for k in state)
@@ -159,25 +168,24 @@ def test_head_stage_trains_only_the_fused_head(tmp_path, synthetic_root):
     assert not torch.equal(state["box_head.conv5_ctr.weight"], initial["box_head.conv5_ctr.weight"])
 
 
-def fake_droptrack(shape: NetworkShape) -> dict:
+def fake_droptrack(config: Config) -> dict:
     """A DropTrack-style checkpoint: a single-modality tracker at a larger crop size."""
     torch.manual_seed(5)
-    tracker = CKD(NetworkShape(embed_dim=shape.embed_dim, depth=shape.depth, num_heads=shape.num_heads,
-                               template_size=48, search_size=96, head_channels=shape.head_channels))
+    tracker = CKD(dataclasses.replace(config, crop=CropConfig(template_size=48, search_size=96)))
     state = {f"backbone.{k}": v for k, v in tracker.rgb_branch.state_dict().items()}
-    state["backbone.temporal_pos_embed_z"] = torch.randn(1, 1, shape.embed_dim)
-    state["backbone.temporal_pos_embed_x"] = torch.randn(1, 1, shape.embed_dim)
-    head = CKD(shape, with_teachers=True).box_head_v.state_dict()
+    state["backbone.temporal_pos_embed_z"] = torch.randn(1, 1, config.model.embed_dim)
+    state["backbone.temporal_pos_embed_x"] = torch.randn(1, 1, config.model.embed_dim)
+    head = CKD(config, with_teachers=True).box_head_v.state_dict()
     state.update({f"box_head.{k}": torch.randn_like(v) if v.is_floating_point() else v for k, v in head.items()})
     return state
 
 
 def test_init_from_droptrack_converts_embeddings_and_duplicates_the_head(tmp_path):
-    source = fake_droptrack(MICRO_SHAPE)
+    source = fake_droptrack(MICRO)
     path = tmp_path / "DropTrack_fake.pth.tar"
     torch.save({"net": source}, path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    model = CKD(MICRO_SHAPE, with_teachers=True)
+    model = CKD(MICRO, with_teachers=True)
     assert load_initial_weights(model, path, digest) == "tracker"
     expected_x = resize_grid_embedding(source["backbone.pos_embed_x"], 4) + source["backbone.temporal_pos_embed_x"]
     expected_z = resize_grid_embedding(source["backbone.pos_embed_z"], 2) + source["backbone.temporal_pos_embed_z"]
@@ -196,13 +204,13 @@ def test_init_from_droptrack_converts_embeddings_and_duplicates_the_head(tmp_pat
 
 def test_init_from_mae_resizes_the_imagenet_grid(tmp_path):
     torch.manual_seed(6)
-    vit = CKD(MICRO_SHAPE).rgb_branch.state_dict()
+    vit = CKD(MICRO).rgb_branch.state_dict()
     source = {k: torch.randn_like(v) for k, v in vit.items() if k not in ("pos_embed_z", "pos_embed_x")}
     source["mask_token"] = torch.zeros(1, 1, 32)
     source["decoder_embed.weight"] = torch.zeros(16, 32)
     path = tmp_path / "mae.pth"
     torch.save({"model": source}, path)
-    model = CKD(MICRO_SHAPE, with_teachers=True)
+    model = CKD(MICRO, with_teachers=True)
     head_before = model.box_head.conv1_ctr[0].weight.clone()
     assert load_initial_weights(model, path) == "mae"
     grid = source["pos_embed"][:, 1:]
@@ -213,13 +221,14 @@ def test_init_from_mae_resizes_the_imagenet_grid(tmp_path):
 
 
 def test_init_rejects_foreign_and_misshapen_checkpoints(tmp_path):
-    model = CKD(MICRO_SHAPE, with_teachers=True)
+    model = CKD(MICRO, with_teachers=True)
     foreign = tmp_path / "foreign.pth"
     torch.save({"net": {"encoder.weight": torch.zeros(2)}}, foreign)
     with pytest.raises(InputError, match="foreign.pth.*unrecognised"):
         load_initial_weights(model, foreign)
     big = tmp_path / "vitb.pth"
-    torch.save({"net": fake_droptrack(NetworkShape(embed_dim=48, depth=2, num_heads=2, head_channels=16))}, big)
+    torch.save({"net": fake_droptrack(Config(model=ModelConfig(embed_dim=48, depth=2, num_heads=2, head_channels=16),
+                                             crop=MICRO.crop))}, big)
     with pytest.raises(InputError, match="vitb.pth.*wrong shapes"):
         load_initial_weights(model, big)
 

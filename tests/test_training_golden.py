@@ -7,8 +7,9 @@ import json
 import pytest
 import torch
 
-from ckdtrack.models import CKD, NetworkShape
-from ckdtrack.training.objective import LossWeights, TrainingNetwork, compute_losses
+from ckdtrack.config import Config, TrainConfig
+from ckdtrack.models import CKD
+from ckdtrack.training.objective import TrainingNetwork, compute_losses
 from golden import deterministic_state_dict, golden_path, load_golden
 
 pytestmark = pytest.mark.golden
@@ -25,7 +26,7 @@ BRANCH_LAYERS = {
 def train_step():
     """One forward and backward of the golden batch (train mode, BatchNorm in eval mode)."""
     golden = load_golden("train_step.pt")
-    model = CKD(NetworkShape(), with_teachers=True)
+    model = CKD(Config(), with_teachers=True)
     model.load_state_dict(deterministic_state_dict("manifest_train.json"))
     model.train()
     for module in model.modules():
@@ -33,7 +34,7 @@ def train_step():
             module.eval()
     batch = {key: golden[key] for key in ("template_rgb", "template_tir", "search_rgb", "search_tir")}
     outputs = TrainingNetwork(model, "distill")(batch)
-    loss, status = compute_losses(outputs, golden["search_anno"][-1], LossWeights(), model.shape.feat_size)
+    loss, status = compute_losses(outputs, golden["search_anno"][-1], TrainConfig(), model.config.search_grid)
     loss.backward()
     return golden, model, outputs, loss, status
 

@@ -23,51 +23,41 @@ import cv2
 import numpy as np
 import torch
 
+from ..config import Config, CropConfig, TrainConfig
 from ..errors import InputError
 from ..geometry import CropWindow, box_to_crop, crop_window
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
+from ..models.ckd import INPUT_MEAN, INPUT_STD
 
 @dataclass(frozen=True)
-class ProcessingParams:
-    """Crop sizes, jitter and augmentation strengths; the defaults are the paper's training setup."""
+class Augmentation:
+    """Augmentation strengths of the published training (flips, grayscale, brightness)."""
 
-    template_size: int = 128
-    template_factor: float = 2.0
-    template_center_jitter: float = 0.0
-    template_scale_jitter: float = 0.0
-    search_size: int = 256
-    search_factor: float = 4.0
-    search_center_jitter: float = 3.0
-    search_scale_jitter: float = 0.25
     grayscale_probability: float = 0.05
     frame_flip_probability: float = 0.5
     crop_flip_probability: float = 0.5
     brightness_jitter: float = 0.2
+
+
+NO_AUGMENTATION = Augmentation(0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class ProcessingParams:
+    """How a training pair is cut: the config's crop geometry and box jitter (``train``'s
+    ``*_jitter`` fields), the backbone's patch stride, and the augmentation."""
+
+    crop: CropConfig = CropConfig()
+    train: TrainConfig = TrainConfig()
     feature_stride: int = 16
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    augmentation: Augmentation = Augmentation()
 
     @classmethod
-    def from_config(cls, config, **overrides) -> "ProcessingParams":
-        """Take sizes, factors and jitters from a :class:`ckdtrack.config.Config` (``crop`` and ``train``)."""
-        crop, train = config.crop, config.train
-        values = dict(
-            template_size=crop.template_size, template_factor=crop.template_factor,
-            search_size=crop.search_size, search_factor=crop.search_factor,
-            template_center_jitter=train.template_center_jitter, template_scale_jitter=train.template_scale_jitter,
-            search_center_jitter=train.search_center_jitter, search_scale_jitter=train.search_scale_jitter,
-            feature_stride=config.model.patch_size,
-        )
-        values.update(overrides)
-        return cls(**values)
+    def from_config(cls, config: Config) -> "ProcessingParams":
+        return cls(config.crop, config.train, config.model.patch_size)
 
     def without_augmentation(self) -> "ProcessingParams":
         """Same crops and jitter, no flips, grayscale or brightness changes (validation)."""
-        return replace(self, grayscale_probability=0.0, frame_flip_probability=0.0,
-                        crop_flip_probability=0.0, brightness_jitter=0.0)
+        return replace(self, augmentation=NO_AUGMENTATION)
 
 
 def jitter_box(box, scale_jitter: float, center_jitter: float, rng: np.random.Generator) -> np.ndarray:
@@ -93,14 +83,15 @@ def make_training_pair(
     float32 normalised images and ``template_anno``, ``search_anno`` (4,) float32 ``xywh`` boxes
     divided by the crop size; ``None`` when the pair must be redrawn.
     """
-    grayscale = rng.random() < params.grayscale_probability
-    frame_flip = rng.random() < params.frame_flip_probability
+    crop, train, augmentation = params.crop, params.train, params.augmentation
+    grayscale = rng.random() < augmentation.grayscale_probability
+    frame_flip = rng.random() < augmentation.frame_flip_probability
     sample: dict[str, torch.Tensor] = {}
     stages = (
-        ("template", template_images, template_box, params.template_size, params.template_factor,
-         params.template_scale_jitter, params.template_center_jitter),
-        ("search", search_images, search_box, params.search_size, params.search_factor,
-         params.search_scale_jitter, params.search_center_jitter),
+        ("template", template_images, template_box, crop.template_size, crop.template_factor,
+         train.template_scale_jitter, train.template_center_jitter),
+        ("search", search_images, search_box, crop.search_size, crop.search_factor,
+         train.search_scale_jitter, train.search_center_jitter),
     )
     for stage, images, box, size, factor, scale_jitter, center_jitter in stages:
         box = np.asarray(box, dtype=np.float64)
@@ -117,22 +108,22 @@ def make_training_pair(
             return None
         crops = [crop_window(image, window, size) for image in images]
         anno = box_to_crop(box, jittered, size / window.size, size, normalize=True)
-        brightness = rng.uniform(max(0.0, 1.0 - params.brightness_jitter), 1.0 + params.brightness_jitter)
-        if rng.random() < params.crop_flip_probability:
+        brightness = rng.uniform(max(0.0, 1.0 - augmentation.brightness_jitter), 1.0 + augmentation.brightness_jitter)
+        if rng.random() < augmentation.crop_flip_probability:
             crops = [crop[:, ::-1] for crop in crops]
             anno[0] = 1.0 - anno[0] - anno[2]
         if grayscale:
             crops = [_to_gray(crop) for crop in crops]
-        sample[f"{stage}_rgb"] = _normalize(crops[0], brightness, params)
-        sample[f"{stage}_tir"] = _normalize(crops[1], brightness, params)
+        sample[f"{stage}_rgb"] = _normalize(crops[0], brightness)
+        sample[f"{stage}_tir"] = _normalize(crops[1], brightness)
         sample[f"{stage}_anno"] = torch.from_numpy(anno.astype(np.float32))
     return sample
 
 
-def denormalize(image: torch.Tensor, params: ProcessingParams = ProcessingParams()) -> np.ndarray:
+def denormalize(image: torch.Tensor) -> np.ndarray:
     """A normalised (3, H, W) crop back to HxWx3 uint8 RGB, for looking at training samples."""
-    mean = torch.tensor(params.mean).view(3, 1, 1)
-    std = torch.tensor(params.std).view(3, 1, 1)
+    mean = torch.tensor(INPUT_MEAN).view(3, 1, 1)
+    std = torch.tensor(INPUT_STD).view(3, 1, 1)
     pixels = ((image.detach().cpu() * std + mean).clamp(0, 1) * 255).round().to(torch.uint8)
     return pixels.permute(1, 2, 0).numpy()
 
@@ -149,8 +140,8 @@ def _to_gray(crop: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
 
 
-def _normalize(crop: np.ndarray, brightness: float, params: ProcessingParams) -> torch.Tensor:
+def _normalize(crop: np.ndarray, brightness: float) -> torch.Tensor:
     """Brightness, clipping and mean/std in one look-up per channel (the crop is uint8)."""
     levels = np.minimum(np.arange(256, dtype=np.float32) * np.float32(brightness / 255.0), 1.0)
-    planes = [((levels - np.float32(m)) / np.float32(sd))[crop[:, :, c]] for c, (m, sd) in enumerate(zip(params.mean, params.std))]
+    planes = [((levels - np.float32(m)) / np.float32(sd))[crop[:, :, c]] for c, (m, sd) in enumerate(zip(INPUT_MEAN, INPUT_STD))]
     return torch.from_numpy(np.stack(planes))

@@ -165,15 +165,6 @@ def open_training_sources(entries, skip_bad: bool = True) -> list[TrainingSource
     return sources
 
 
-def loader_worker_init(worker_id: int) -> None:
-    """``worker_init_fn`` for DataLoader workers: one torch thread per worker process.
-
-    OpenCV's thread count is left alone on purpose: ``cv2.setNumThreads`` in a freshly forked
-    worker can deadlock on the thread pool inherited from a parent that has used OpenCV.
-    """
-    torch.set_num_threads(1)
-
-
 def _usable(sequence: RGBTSequence, min_valid_frames: int) -> _UsableSequence | None:
     boxes = sequence.boxes
     if boxes is None or not sequence.visible_frames:

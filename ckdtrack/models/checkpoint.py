@@ -15,9 +15,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..config import Config, config_for_weights
 from ..errors import InputError
+from .ckd import CKD
 
 STATE_DICT_KEYS = ("net", "model", "state_dict")
+ONNX_FIRST_BYTE = b"\x08"  # protobuf tag of ModelProto.ir_version; torch files start with PK or a pickle opcode
 
 
 def sha256_of(path: str | Path) -> str:
@@ -32,16 +35,25 @@ def read_checkpoint(path: str | Path, sha256: str | None = None) -> dict:
     """Load a checkpoint file into a dict, with one-line errors for every way it can be wrong."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: weights file not found")
+        raise InputError(f"{path}: weights file not found" if not path.exists() else f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: weights file is empty")
+    with open(path, "rb") as handle:
+        first = handle.read(1)
+    if path.suffix == ".onnx" or first == ONNX_FIRST_BYTE:
+        raise InputError(f"{path}: an ONNX model, not a PyTorch checkpoint (pass --backend onnxruntime)")
     if sha256 is not None:
         actual = sha256_of(path)
         if actual != sha256.lower():
             raise InputError(f"{path}: sha256 is {actual}, expected {sha256.lower()}")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({reason[:160]})") from None
+    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as exc:
+        if "weights only load failed" in str(exc).lower():
+            raise InputError(f"{path}: holds pickled Python objects besides tensors, which safe loading refuses "
+                             f"(torch.load weights_only=True); re-save it as a plain dict of tensors") from None
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"{path}: not a readable PyTorch checkpoint ({reason[:120]})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a dict checkpoint, found {type(data).__name__}")
     return data
@@ -87,3 +99,22 @@ def load_state_strict(model: nn.Module, state: dict[str, torch.Tensor], path: st
 def load_weights(model: nn.Module, path: str | Path, sha256: str | None = None) -> None:
     """Read ``path`` and load it strictly into ``model``."""
     load_state_strict(model, extract_state_dict(read_checkpoint(path, sha256), path), path)
+
+
+def load_model(weights: str | Path, config: str | Path | Config | None = None, sha256: str | None = None,
+               with_teachers: bool = False) -> tuple[CKD, Config]:
+    """The one way to get a CKD network from a weights file: the config given (name, YAML path
+    or object), else the one the file stores, else ``ckd_vitb`` (published checkpoints store
+    none); the state dict is loaded strictly."""
+    checkpoint = read_checkpoint(weights, sha256)
+    stored = checkpoint.get("config")
+    resolved = config_for_weights(config, stored, weights)
+    model = CKD(resolved, with_teachers=with_teachers)
+    try:
+        load_state_strict(model, extract_state_dict(checkpoint, weights), weights)
+    except InputError as exc:
+        if config is None and not isinstance(stored, dict):
+            raise InputError(f"{exc} [the file stores no config, so {resolved.name} was assumed: "
+                             f"pass --config]") from None
+        raise
+    return model, resolved

@@ -13,48 +13,38 @@ they supply the content-distillation targets (see :mod:`ckdtrack.training.losses
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
+from ..config import Config
 from .head import CenterHead
 from .vit import VisionTransformer
 
 
-@dataclass(frozen=True)
-class NetworkShape:
-    """Architecture hyper-parameters; ViT-B/16 at 128/256 px by default."""
-
-    embed_dim: int = 768
-    depth: int = 12
-    num_heads: int = 12
-    mlp_ratio: float = 4.0
-    patch_size: int = 16
-    template_size: int = 128
-    search_size: int = 256
-    head_channels: int = 256
-    pretrain_grid: int = 14
-    drop_path_rate: float = 0.0
-    ce_layers: tuple[int, ...] = ()
-    ce_keep_ratio: float = 0.7
-
-    @property
-    def feat_size(self) -> int:
-        return self.search_size // self.patch_size
-
-    @property
-    def template_grid(self) -> int:
-        return self.template_size // self.patch_size
+# The network's input normalisation: crops are scaled to 0..1, then ImageNet mean/std per channel.
+INPUT_MEAN = (0.485, 0.456, 0.406)
+INPUT_STD = (0.229, 0.224, 0.225)
 
 
-def center_template_mask(shape: NetworkShape, batch: int, device=None) -> torch.Tensor:
+def center_template_mask(config: Config, batch: int, device=None) -> torch.Tensor:
     """(B, L_z) boolean mask selecting the template's centre token (the published CTR_POINT)."""
-    grid = shape.template_grid
+    grid = config.template_grid
     mask = torch.zeros(batch, grid, grid, dtype=torch.bool, device=device)
     center = (grid - 1) // 2
     mask[:, center, center] = True
     return mask.flatten(1)
+
+
+def example_inputs(config: Config, device="cpu", batch: int = 1, seed: int = 0):
+    """Random normalised template/search crops of the network's sizes, plus the MCE template
+    mask (None without MCE): what profiling and ONNX export trace the network with."""
+    generator = torch.Generator().manual_seed(seed)
+    t, s = config.crop.template_size, config.crop.search_size
+    template = [torch.randn(batch, 3, t, t, generator=generator) for _ in range(2)]
+    search = [torch.randn(batch, 3, s, s, generator=generator) for _ in range(2)]
+    mask = center_template_mask(config, batch) if config.model.ce_layers else None
+    tensors = [x.to(device) for x in (*template, *search)]
+    return (*tensors, mask.to(device) if mask is not None else None)
 
 
 def rank_candidates(attn: torch.Tensor, num_template: int, template_mask: torch.Tensor | None) -> torch.Tensor:
@@ -98,24 +88,25 @@ class CKD(nn.Module):
     ``box_head_i.*``.
     """
 
-    def __init__(self, shape: NetworkShape = NetworkShape(), with_teachers: bool = False):
+    def __init__(self, config: Config = Config(), with_teachers: bool = False):
         super().__init__()
-        self.shape = shape
+        self.config = config
+        model = config.model
         self.rgb_branch = self._backbone()
         self.tir_branch = self._backbone()
-        self.box_head = CenterHead(2 * shape.embed_dim, shape.head_channels)
+        self.box_head = CenterHead(2 * model.embed_dim, model.head_channels)
         self.with_teachers = with_teachers
         if with_teachers:
             self.teacher_rgb = self._backbone()
             self.teacher_tir = self._backbone()
-            self.box_head_v = CenterHead(shape.embed_dim, shape.head_channels)
-            self.box_head_i = CenterHead(shape.embed_dim, shape.head_channels)
+            self.box_head_v = CenterHead(model.embed_dim, model.head_channels)
+            self.box_head_i = CenterHead(model.embed_dim, model.head_channels)
 
     def _backbone(self) -> VisionTransformer:
-        s = self.shape
+        m, c = self.config.model, self.config.crop
         return VisionTransformer(
-            s.embed_dim, s.depth, s.num_heads, s.mlp_ratio, s.patch_size,
-            s.template_size, s.search_size, s.pretrain_grid, s.drop_path_rate,
+            m.embed_dim, m.depth, m.num_heads, m.mlp_ratio, m.patch_size,
+            c.template_size, c.search_size, m.pretrain_grid, m.drop_path_rate,
         )
 
     def students(self, template_rgb, template_tir, search_rgb, search_tir,
@@ -134,14 +125,15 @@ class CKD(nn.Module):
         batch = tokens_rgb.shape[0]
         kept = torch.arange(num_search, device=tokens_rgb.device).expand(batch, -1)
         layers_rgb, layers_tir = [], []
-        ce_layers = self.shape.ce_layers if eliminate else ()
+        ce_layers = self.config.model.ce_layers if eliminate else ()
+        keep_ratio = self.config.model.ce_keep_ratio
         for index, (block_rgb, block_tir) in enumerate(zip(rgb.blocks, tir.blocks)):
-            prune = index in ce_layers and keep_count(kept.shape[1], self.shape.ce_keep_ratio) < kept.shape[1]
+            prune = index in ce_layers and keep_count(kept.shape[1], keep_ratio) < kept.shape[1]
             tokens_rgb, attn_rgb = block_rgb.attention_half(tokens_rgb, return_attention=prune)
             tokens_tir, attn_tir = block_tir.attention_half(tokens_tir, return_attention=prune)
             if prune:
                 order = rank_candidates(torch.maximum(attn_rgb, attn_tir), num_template, ce_template_mask)
-                keep = order[:, :keep_count(kept.shape[1], self.shape.ce_keep_ratio)]
+                keep = order[:, :keep_count(kept.shape[1], keep_ratio)]
                 tokens_rgb = gather_tokens(tokens_rgb, num_template, keep)
                 tokens_tir = gather_tokens(tokens_tir, num_template, keep)
                 kept = kept.gather(1, keep)
@@ -160,7 +152,7 @@ class CKD(nn.Module):
 
     def run_head(self, head: CenterHead, features: torch.Tensor) -> dict:
         """Apply a head to the search part of (B, L_z + L_x, C) features."""
-        size = self.shape.feat_size
+        size = self.config.search_grid
         search = features[:, -size * size:]
         grid = search.transpose(1, 2).reshape(search.shape[0], search.shape[2], size, size)
         return head(grid)

@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from .ckd import CKD, NetworkShape
+from ..config import Config
+from ..io import atomic_path
+from .ckd import CKD, example_inputs
 
 INPUT_NAMES = ("template_rgb", "template_tir", "search_rgb", "search_tir", "template_mask")
 OUTPUT_NAMES = ("score_map", "size_map", "offset_map")
@@ -42,26 +44,20 @@ def _require(module: str):
         raise InputError(f"ONNX support needs the '{module}' package: pip install 'ckdtrack[onnx]'") from None
 
 
-def export_onnx(model: CKD, config_dict: dict | None = None, path: str | Path | None = None):
-    """Export ``model`` (eval mode, batch 1, fixed shapes); returns the ONNX ModelProto.
-
-    With ``path`` the model is also written there (atomically); without, it stays in memory.
-    """
+def export_onnx(model: CKD, path: str | Path | None = None):
+    """Export ``model`` (eval mode, batch 1, fixed shapes) with its config in the metadata;
+    returns the ONNX ModelProto. With ``path`` the model is also written there (atomically)."""
     for module in ("onnx", "onnxscript"):
         _require(module)
-    from ..io import atomic_path
-    from ..profiling import example_inputs
-
     model = model.eval()
-    inputs = example_inputs(model.shape)
+    inputs = example_inputs(model.config)
     if inputs[-1] is None:
         inputs = inputs[:4]
     program = torch.onnx.export(_MapsOnly(model).eval(), inputs, dynamo=True, input_names=list(INPUT_NAMES[:len(inputs)]),
                                 output_names=list(OUTPUT_NAMES), verbose=False)
     proto = program.model_proto
-    if config_dict is not None:
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = CONFIG_KEY, json.dumps(config_dict)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = CONFIG_KEY, json.dumps(model.config.to_dict())
     if path is not None:
         with atomic_path(path) as tmp:
             tmp.write_bytes(proto.SerializeToString())
@@ -71,7 +67,7 @@ def export_onnx(model: CKD, config_dict: dict | None = None, path: str | Path | 
 class OnnxNetwork:
     """Runs an exported CKD graph with ONNX Runtime behind the same call as :class:`CKD`."""
 
-    def __init__(self, model: str | Path | bytes, shape: NetworkShape, threads: int | None = None):
+    def __init__(self, model: str | Path | bytes, config: Config, threads: int | None = None):
         ort = _require("onnxruntime")
         options = ort.SessionOptions()
         if threads:
@@ -81,7 +77,7 @@ class OnnxNetwork:
             self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             raise InputError(f"{model if not isinstance(model, bytes) else 'ONNX model'}: cannot load ({exc})") from None
-        self.shape = shape
+        self.config = config
         self.input_names = [i.name for i in self.session.get_inputs()]
 
     @staticmethod

@@ -1,18 +1,19 @@
-"""``ckdtrack track``: track one RGB-T sequence (folder or two videos) and save the boxes."""
+"""``ckdtrack track``, ``test``, ``export-onnx`` and ``profile``: the commands that run a network.
+
+torch is imported inside the command functions only, so ``ckdtrack --help`` and the commands
+that run no network start without it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
-
-import torch
+from pathlib import Path
 
 from ..boxes import parse_box_line
-from ..data.sequence import open_sequence_dir
+from ..config import DEVICE_HELP, PRECISIONS
 from ..errors import InputError
-from .frames import sequence_source, video_source
-from .runner import run_tracker, write_boxes
-from .tracker import PRECISIONS, CKDTracker
 
 
 def parse_init_box(text: str) -> list[float]:
@@ -38,26 +39,50 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help="onnxruntime runs a model written by `ckdtrack export-onnx`")
 
 
-def check_device(device: str) -> str:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: CUDA is not available on this machine")
-    return device
+def check_output_file(path: str | None, what: str) -> None:
+    """Refuse an output that cannot be written before any work is done: a folder, a path under
+    a file, or a folder without write permission."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(f"{what} {path}: is a folder, expected a file name")
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{what} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{what} {path}: folder {parent} is not writable")
+
+
+def format_fps(fps: float | None) -> str:
+    return "n/a" if fps is None or fps != fps else f"{fps:.1f}"
 
 
 def run_track(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..data.sequence import open_sequence_dir
+    from .frames import sequence_source, video_source
+    from .runner import run_tracker, write_boxes
+    from .tracker import CKDTracker
+
     videos = (args.visible_video, args.thermal_video)
     if any(videos) and not all(videos):
         raise InputError("--visible-video and --thermal-video go together")
     if all(videos) == bool(args.sequence):
         raise InputError("give either SEQUENCE_DIR or --visible-video with --thermal-video")
-    source = video_source(*videos) if all(videos) else sequence_source(open_sequence_dir(args.sequence))
+    check_output_file(args.out, "--out")
+    check_output_file(args.video, "--video")
     init_box = parse_init_box(args.init) if args.init else None
-    tracker = CKDTracker.from_weights(args.weights, args.config, check_device(args.device), args.precision,
+    source = video_source(*videos) if all(videos) else sequence_source(open_sequence_dir(args.sequence))
+    tracker = CKDTracker.from_weights(args.weights, args.config, args.device, args.precision,
                                       backend=args.backend, compile=args.compile)
     run = run_tracker(tracker, source, init_box, video=args.video, progress=not args.quiet)
     write_boxes(args.out, run.boxes)
     print(f"{run.name}: {len(run.boxes)} frames in {run.total_seconds:.1f} s | "
-          f"model {run.fps_model:.1f} FPS | end to end {run.fps_end_to_end:.1f} FPS | "
+          f"model {format_fps(run.fps_model)} FPS | end to end {format_fps(run.fps_end_to_end)} FPS | "
           f"{tracker.config.name}, {args.precision}, {args.device} ({platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads)")
     print(f"boxes: {args.out}" + (f" | video: {args.video}" if args.video else ""))
@@ -73,7 +98,7 @@ def register(subparsers) -> None:
     track.add_argument("--init", help="initial box X,Y,W,H (default: first line of init.txt/visible.txt)")
     track.add_argument("--out", required=True, help="output box file, one x,y,w,h line per frame")
     track.add_argument("--video", help="write an MP4 with RGB | thermal side by side and the box")
-    track.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    track.add_argument("--device", default="cpu", help=DEVICE_HELP)
     track.add_argument("--visible-video", help="visible video file (instead of SEQUENCE_DIR)")
     track.add_argument("--thermal-video", help="thermal video file (instead of SEQUENCE_DIR)")
     track.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -118,52 +143,61 @@ def register_test(subparsers) -> None:
     test.set_defaults(func=run_test)
 
 
-def _load_network(args: argparse.Namespace) -> CKDTracker:
-    return CKDTracker.from_weights(args.weights, args.config, check_device(getattr(args, "device", "cpu")))
-
-
 def run_export_onnx(args: argparse.Namespace) -> int:
+    from ..models.checkpoint import load_model
     from ..models.onnx import export_onnx
 
-    tracker = _load_network(args)
-    export_onnx(tracker.network, tracker.config.to_dict(), args.out)
-    print(f"wrote {args.out} ({tracker.config.name}; inputs: 4 crops"
-          f"{' + template mask' if tracker.shape.ce_layers else ''}; outputs: score, size, offset maps)")
+    check_output_file(args.out, "--out")
+    model, config = load_model(args.weights, args.config)
+    print(f"exporting {config.name} to ONNX (tracing the network takes up to a minute) ...", flush=True)
+    export_onnx(model, args.out)
+    print(f"wrote {args.out} ({config.name}; inputs: 4 crops"
+          f"{' + template mask' if config.model.ce_layers else ''}; outputs: score, size, offset maps)")
     return 0
 
 
 def run_profile(args: argparse.Namespace) -> int:
     import dataclasses
+    import sys
 
     from ..config import load_config
-    from ..models import build_model
-    from ..profiling import count_macs, count_parameters, example_inputs, forward_latency, machine_description, \
-        profile_tracking, stage_table
+    from ..models import CKD
+    from ..models.ckd import example_inputs
+    from .profiling import count_macs, count_parameters, forward_latency, machine_description, profile_tracking, \
+        step_table
+    from .tracker import CKDTracker
 
-    device = check_device(args.device)
+    if args.runs < 1 or args.frames < 2:
+        raise InputError("--runs must be at least 1 and --frames at least 2")
+
+    def progress(text: str) -> None:
+        print(f"[profile] {text}", file=sys.stderr, flush=True)
+
+    progress("building the network")
     if args.weights:
-        tracker = CKDTracker.from_weights(args.weights, args.config, device, args.precision, compile=args.compile)
-        config = tracker.config
+        tracker = CKDTracker.from_weights(args.weights, args.config, args.device, args.precision, compile=args.compile)
     else:
         config = load_config(args.config or "ckd_vitb")
-        model = build_model(config.network_shape()).to(device).eval()
-        tracker = CKDTracker(model, config, device, args.precision, compile=args.compile)
-    model = tracker.network
-    inputs = example_inputs(tracker.shape, device)
+        tracker = CKDTracker(CKD(config), config, args.device, args.precision, compile=args.compile)
+    config, model, device = tracker.config, tracker.network, tracker.device
+    inputs = example_inputs(config, device)
+    progress("counting MACs")
     macs = count_macs(model, inputs)
-    plain = build_model(dataclasses.replace(tracker.shape, ce_layers=())).eval()
-    plain_macs = count_macs(plain, example_inputs(plain.shape))
-    latency = forward_latency(model, inputs, args.precision, device, runs=args.runs)
+    plain = CKD(dataclasses.replace(config, model=dataclasses.replace(config.model, ce_layers=()))).eval()
+    plain_macs = count_macs(plain, example_inputs(plain.config))
+    progress(f"timing {args.runs} forward passes")
+    latency = forward_latency(model, inputs, args.precision, str(device), runs=args.runs)
+    progress(f"tracking a generated {args.frames}-frame sequence twice")
     run = profile_tracking(tracker, args.frames)
-    print(f"machine:    {machine_description(device)}")
-    print(f"config:     {config.name} (MCE after blocks {list(tracker.shape.ce_layers) or 'none'}), {args.precision}"
+    print(f"machine:    {machine_description(str(device))}")
+    print(f"config:     {config.name} (MCE after blocks {list(config.model.ce_layers) or 'none'}), {args.precision}"
           + (", compiled" if args.compile else ""))
     print(f"parameters: {count_parameters(model) / 1e6:.1f} M")
     print(f"MACs:       {macs / 1e9:.4g} G per frame ({plain_macs / 1e9:.4g} G without elimination)")
     print(f"forward:    {latency * 1e3:.1f} ms median of {args.runs} (batch 1)")
-    print(f"tracking:   {run.fps_end_to_end:.2f} FPS end to end incl. JPEG decode and crops "
-          f"({run.fps_model:.2f} FPS model only), {run.tracked_frames} tracked 640x480 JPEG pairs")
-    print("\n".join(stage_table(run)))
+    print(f"tracking:   {format_fps(run.fps_end_to_end)} FPS end to end incl. JPEG decode and crops "
+          f"({format_fps(run.fps_model)} FPS model only), {run.tracked_frames} tracked 640x480 JPEG pairs")
+    print("\n".join(step_table(run)))
     return 0
 
 
@@ -178,7 +212,7 @@ def register_tools(subparsers) -> None:
     profile = subparsers.add_parser("profile", help="parameters, MACs, latency and FPS on this machine")
     profile.add_argument("--config", default=None, help="config name or YAML (default ckd_vitb)")
     profile.add_argument("--weights", help="checkpoint to profile (default: random weights)")
-    profile.add_argument("--device", default="cpu")
+    profile.add_argument("--device", default="cpu", help=DEVICE_HELP)
     profile.add_argument("--precision", choices=PRECISIONS, default="fp32")
     profile.add_argument("--compile", action="store_true", help="torch.compile the network first")
     profile.add_argument("--runs", type=int, default=20, help="timed forward passes (median reported)")

@@ -14,7 +14,7 @@ from ..boxes import validate_box
 from ..errors import InputError
 from ..io import atomic_write_text
 from .frames import FrameSource, prefetched
-from .tracker import STAGES, CKDTracker
+from .tracker import TIMED_STEPS, CKDTracker
 from .visualize import PairVideoWriter, draw_pair
 
 
@@ -23,15 +23,15 @@ class TrackingRun:
     """Per-frame boxes (N, 4 ``xywh``; row 0 is the init box) and scores, with timings.
 
     ``frame_seconds`` (N,) is each frame's decode plus ``init``/``update`` time (drawing and
-    video writing excluded); ``stage_seconds`` sums the tracked frames' time per stage
-    (``decode`` and the tracker's stages); ``total_seconds`` is the wall time of the whole run.
+    video writing excluded); ``step_seconds`` sums the tracked frames' time per step
+    (``decode`` and the tracker's timed steps); ``total_seconds`` is the wall time of the whole run.
     """
 
     name: str
     boxes: np.ndarray
     scores: np.ndarray
     frame_seconds: np.ndarray
-    stage_seconds: dict[str, float]
+    step_seconds: dict[str, float]
     total_seconds: float
 
     @property
@@ -45,7 +45,7 @@ class TrackingRun:
 
     @property
     def fps_model(self) -> float:
-        forward = self.stage_seconds["forward"]
+        forward = self.step_seconds["forward"]
         return self.tracked_frames / forward if forward else float("nan")
 
     @property
@@ -68,17 +68,17 @@ def timed(items):
 
 def run_tracker(tracker: CKDTracker, source: FrameSource, init_box=None, video: str | Path | None = None,
                 progress: bool = True, prefetch: bool = True) -> TrackingRun:
-    """Track ``source`` from ``init_box`` (or the source's first box), timing every stage.
+    """Track ``source`` from ``init_box`` (or the source's first box), timing every step.
 
     With ``prefetch`` the next frame pair is decoded in a background thread while the network
-    runs, and the ``decode`` stage is the time spent waiting for it.
+    runs, and the ``decode`` step is the time spent waiting for it.
     """
     box = init_box if init_box is not None else source.first_box
     if box is None:
         raise InputError(f"{source.name}: no init box (give --init X,Y,W,H or an init.txt)")
     box = validate_box(box, what=f"{source.name}: init box")
     boxes, scores, frame_seconds = [], [], []
-    stage_seconds = dict.fromkeys(("decode",) + STAGES, 0.0)
+    step_seconds = dict.fromkeys(("decode",) + TIMED_STEPS, 0.0)
     started = time.perf_counter()
     bar = tqdm(total=source.length or None, desc=source.name, unit="frame", disable=not progress, leave=False)
     with bar, (PairVideoWriter(video) if video is not None else nullcontext()) as writer:
@@ -92,9 +92,9 @@ def run_tracker(tracker: CKDTracker, source: FrameSource, init_box=None, video: 
                 result = tracker.update(rgb, tir)
                 boxes.append(result.box)
                 scores.append(result.score)
-                stage_seconds["decode"] += decode_seconds
-                for stage, seconds in tracker.last_stage_seconds.items():
-                    stage_seconds[stage] += seconds
+                step_seconds["decode"] += decode_seconds
+                for step, seconds in tracker.last_step_seconds.items():
+                    step_seconds[step] += seconds
             frame_seconds.append(decode_seconds + time.perf_counter() - tracking_started)
             if writer is not None:
                 writer.write(draw_pair(rgb, tir, boxes[-1], scores[-1] if index else None, f"#{index + 1}"))
@@ -103,7 +103,7 @@ def run_tracker(tracker: CKDTracker, source: FrameSource, init_box=None, video: 
         raise InputError(f"{source.name}: no frames")
     total = time.perf_counter() - started
     return TrackingRun(source.name, np.asarray(boxes, dtype=np.float64), np.asarray(scores),
-                       np.asarray(frame_seconds), stage_seconds, total)
+                       np.asarray(frame_seconds), step_seconds, total)
 
 
 def format_boxes(boxes: np.ndarray, integer: bool = False) -> str:

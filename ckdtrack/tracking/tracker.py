@@ -22,17 +22,14 @@ from ..config import Config, config_for_weights
 from ..data.sequence import as_rgb
 from ..errors import InputError
 from ..geometry import box_from_crop, clip_box, sample_crop
-from ..models import build_model
-from ..models.checkpoint import extract_state_dict, load_state_strict, read_checkpoint
-from ..models.ckd import CKD, center_template_mask
+from ..models.checkpoint import load_model
+from ..models.ckd import CKD, INPUT_MEAN, INPUT_STD, center_template_mask
 from ..models.head import decode_boxes
 from ..models.onnx import OnnxNetwork
+from ..models.runtime import autocast_context, autocast_dtype, resolve_device
 
-AUTOCAST_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-PRECISIONS = tuple(AUTOCAST_DTYPES)
-STAGES = ("crop", "normalize", "forward", "postprocess")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+TIMED_STEPS = ("crop", "normalize", "forward", "postprocess")
+BACKENDS = ("torch", "onnxruntime")
 
 
 def hann_window(size: int) -> torch.Tensor:
@@ -50,26 +47,18 @@ class TrackResult:
     """Network confidence (0..1) at the chosen location, before the motion window."""
 
 
-def autocast_context(device: torch.device, precision: str):
-    """Autocast for ``precision`` on ``device``'s type (a no-op context for fp32)."""
-    dtype = AUTOCAST_DTYPES[precision]
-    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
-
-
 class CKDTracker:
     """Tracks one target through paired RGB and thermal frames (HxWx3 uint8 RGB arrays).
 
     ``precision`` fp32 is exact; fp16/bf16 autocast change the numerics (see
     docs/benchmarks.md for how far). ``compile`` wraps the network in ``torch.compile``.
-    ``last_stage_seconds`` holds the time each stage of the last ``update`` took.
+    ``last_step_seconds`` holds the time each step of the last ``update`` took.
     """
 
     def __init__(self, network: CKD | OnnxNetwork, config: Config, device: str | torch.device = "cpu",
                  precision: str = "fp32", compile: bool = False):
-        if precision not in PRECISIONS:
-            raise InputError(f"unknown precision '{precision}' ({', '.join(PRECISIONS)})")
-        self.device = torch.device(device)
-        self.shape = network.shape
+        autocast_dtype(precision)
+        self.device = resolve_device(device)
         if isinstance(network, nn.Module):
             network = network.to(self.device).eval()
             if compile:
@@ -79,15 +68,13 @@ class CKDTracker:
         self.network = network
         self.config = config
         self.precision = precision
-        crop = config.crop
-        self.template_size, self.template_factor = crop.template_size, crop.template_factor
-        self.search_size, self.search_factor = crop.search_size, crop.search_factor
-        self.window = hann_window(self.shape.feat_size).to(self.device) if config.tracker.hann_window else None
-        self.mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(IMAGENET_STD, device=self.device).view(1, 3, 1, 1)
+        self.crop = config.crop
+        self.window = hann_window(config.search_grid).to(self.device) if config.tracker.hann_window else None
+        self.mean = torch.tensor(INPUT_MEAN, device=self.device).view(1, 3, 1, 1)
+        self.std = torch.tensor(INPUT_STD, device=self.device).view(1, 3, 1, 1)
         self.state: list[float] | None = None
         self.frame_size: tuple[int, int] | None = None
-        self.last_stage_seconds = dict.fromkeys(STAGES, 0.0)
+        self.last_step_seconds = dict.fromkeys(TIMED_STEPS, 0.0)
 
     @classmethod
     def from_weights(cls, weights: str | Path, config: str | Path | Config | None = None,
@@ -100,16 +87,13 @@ class CKDTracker:
         as many threads as torch (``torch.set_num_threads``), so benchmark workers do not
         oversubscribe the cores.
         """
-        if backend not in ("torch", "onnxruntime"):
-            raise InputError(f"unknown backend '{backend}' (torch or onnxruntime)")
+        if backend not in BACKENDS:
+            raise InputError(f"unknown backend '{backend}' ({' or '.join(BACKENDS)})")
         if backend == "onnxruntime":
             resolved = config_for_weights(config, OnnxNetwork.stored_config(weights), weights)
-            network = OnnxNetwork(weights, resolved.network_shape(), threads=torch.get_num_threads())
+            network = OnnxNetwork(weights, resolved, threads=torch.get_num_threads())
             return cls(network, resolved, "cpu", precision, compile)
-        checkpoint = read_checkpoint(weights, sha256)
-        resolved = config_for_weights(config, checkpoint.get("config"), weights)
-        model = build_model(resolved.network_shape())
-        load_state_strict(model, extract_state_dict(checkpoint, weights), weights)
+        model, resolved = load_model(weights, config, sha256)
         return cls(model, resolved, device=device, precision=precision, compile=compile)
 
     def _to_tensor(self, patch: np.ndarray) -> torch.Tensor:
@@ -132,10 +116,14 @@ class CKDTracker:
         rgb, tir = self._check_pair(rgb, tir)
         height, width = rgb.shape[:2]
         box = validate_box(box, (width, height), what="init box")
+        if box[2] > width or box[3] > height:
+            raise InputError(f"init box {box} is larger than the {width}x{height} frame")
         self.frame_size = (height, width)
-        self.template_rgb = self._to_tensor(sample_crop(rgb, box, self.template_factor, self.template_size)[0])
-        self.template_tir = self._to_tensor(sample_crop(tir, box, self.template_factor, self.template_size)[0])
-        self.template_mask = center_template_mask(self.shape, 1, self.device) if self.shape.ce_layers else None
+        crop = self.crop
+        self.template_rgb = self._to_tensor(sample_crop(rgb, box, crop.template_factor, crop.template_size)[0])
+        self.template_tir = self._to_tensor(sample_crop(tir, box, crop.template_factor, crop.template_size)[0])
+        self.template_mask = (center_template_mask(self.config, 1, self.device) if self.config.model.ce_layers
+                              else None)
         self.state = box
 
     @torch.inference_mode()
@@ -152,8 +140,9 @@ class CKDTracker:
         rgb, tir = self._check_pair(rgb, tir)
         height, width = rgb.shape[:2]
         started = time.perf_counter()
-        patch_rgb, resize_factor = sample_crop(rgb, self.state, self.search_factor, self.search_size)
-        patch_tir, _ = sample_crop(tir, self.state, self.search_factor, self.search_size)
+        crop = self.crop
+        patch_rgb, resize_factor = sample_crop(rgb, self.state, crop.search_factor, crop.search_size)
+        patch_tir, _ = sample_crop(tir, self.state, crop.search_factor, crop.search_size)
         cropped = time.perf_counter()
         search_rgb, search_tir = self._to_tensor(patch_rgb), self._to_tensor(patch_tir)
         normalized = time.perf_counter()
@@ -164,10 +153,10 @@ class CKDTracker:
         response = maps["score_map"] * self.window if self.window is not None else maps["score_map"]
         box = decode_boxes(response, maps["size_map"], maps["offset_map"])[0]
         score = maps["score_map"].flatten()[response.flatten().argmax()]
-        *pred, score = torch.cat([box * self.search_size, score.view(1)]).tolist()  # one device-to-host copy
-        mapped = box_from_crop(pred, self.state, resize_factor, self.search_size)
+        *pred, score = torch.cat([box * crop.search_size, score.view(1)]).tolist()  # one device-to-host copy
+        mapped = box_from_crop(pred, self.state, resize_factor, crop.search_size)
         self.state = clip_box(mapped, height, width, margin=self.config.tracker.clip_margin)
         finished = time.perf_counter()
         marks = [started, cropped, normalized, forwarded, finished]
-        self.last_stage_seconds = {stage: end - begin for stage, begin, end in zip(STAGES, marks, marks[1:])}
+        self.last_step_seconds = {step: end - begin for step, begin, end in zip(TIMED_STEPS, marks, marks[1:])}
         return TrackResult(list(self.state), score)

@@ -1,7 +1,8 @@
 """CKD training: the coupled-distillation objective, the trainer, DDP and checkpoint export.
 
 ``train(config, out_dir, ...)`` is what ``ckdtrack train`` runs; under ``torchrun`` every
-process calls it and they train one model together.
+process calls it and they train one model together. The trainer (and torch) is imported when
+training starts, not when the package is.
 """
 
 from __future__ import annotations
@@ -10,12 +11,8 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import InputError
-from .data import build_datasets
-from .distributed import setup_distributed, teardown_distributed
-from .export import export_inference, load_inference_model
-from .trainer import CHECKPOINT_NAME, Trainer, build_training_model, seed_everything
 
-__all__ = ["train", "export_inference", "load_inference_model", "Trainer", "build_training_model"]
+__all__ = ["train"]
 
 
 def train(config: Config, out_dir: str | Path, data_roots: dict[str, str] | None = None,
@@ -24,6 +21,10 @@ def train(config: Config, out_dir: str | Path, data_roots: dict[str, str] | None
     """Train ``config`` into ``out_dir`` (``checkpoint.pt``, ``scalars.jsonl``); returns the
     per-epoch summaries. ``init``/``init_sha256`` override ``config.train``; with ``resume``
     the run continues from ``out_dir/checkpoint.pt`` instead of starting over."""
+    from .data import build_datasets
+    from .distributed import setup_distributed, teardown_distributed
+    from .trainer import CHECKPOINT_NAME, Trainer, build_training_model, seed_everything
+
     out_dir = Path(out_dir)
     checkpoint = out_dir / CHECKPOINT_NAME
     if resume and not checkpoint.is_file():

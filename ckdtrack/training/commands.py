@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
-from ..config import load_config
+from ..config import DEVICE_HELP, check_device_name, load_config
 from ..errors import InputError
 
 
@@ -23,7 +24,11 @@ def run_train(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if args.epochs is not None:
-        config.train.epochs = args.epochs
+        if args.epochs < 1:
+            raise InputError(f"--epochs must be at least 1, got {args.epochs}")
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=args.epochs))
+    if args.device is not None:
+        check_device_name(args.device, "--device")
     out = args.out or f"runs/{config.name}"
     train(config, out, parse_data_roots(args.data_root), init=args.init, init_sha256=args.sha256,
           resume=args.resume, device=args.device, progress=not args.quiet)
@@ -33,7 +38,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from .export import export_inference
 
-    path = export_inference(args.checkpoint, args.out)
+    path = export_inference(args.checkpoint, args.out, args.config)
     print(f"wrote {path}")
     return 0
 
@@ -49,7 +54,7 @@ def register(subparsers) -> None:
     train.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     train.add_argument("--out", help="output folder (default runs/<config name>)")
     train.add_argument("--epochs", type=int, help="override train.epochs")
-    train.add_argument("--device", help="cpu, cuda or auto (default: train.device)")
+    train.add_argument("--device", help=f"{DEVICE_HELP} (default: train.device)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=run_train)
 
@@ -57,4 +62,5 @@ def register(subparsers) -> None:
                                    description="Keep the students and the fused head of a training checkpoint.")
     export.add_argument("checkpoint", help="training checkpoint (OUT/checkpoint.pt)")
     export.add_argument("--out", required=True, help="inference checkpoint to write")
+    export.add_argument("--config", help="config name or YAML (default: the one stored in the checkpoint)")
     export.set_defaults(func=run_export)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..models.runtime import resolve_device
+
 
 @dataclass(frozen=True)
 class DistributedContext:
@@ -29,17 +31,10 @@ class DistributedContext:
         return self.world_size > 1
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when available, otherwise the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def setup_distributed(device: str = "auto") -> DistributedContext:
     """Join the process group torchrun describes in the environment, or run alone."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    base = resolve_device(device)
+    base = resolve_device(device, "train.device")
     if world_size == 1:
         return DistributedContext(device=base)
     rank = int(os.environ["RANK"])

@@ -10,36 +10,18 @@ teachers are not run at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import typing
 
 import torch
 from torch import nn
 
+from ..config import TrainConfig, TrainingStage
 from ..models.ckd import CKD, center_template_mask
 from .losses import box_losses, content_loss, gaussian_heatmap, style_loss, xywh_to_xyxy
 
-STAGES = ("distill", "head")
-
-
-@dataclass(frozen=True)
-class LossWeights:
-    """Loss weights and distillation levels, as in the published configs."""
-
-    giou: float = 2.0
-    l1: float = 5.0
-    focal: float = 1.0
-    style: float = 0.01
-    content: float = 0.1
-    style_level: str = "channel"
-    content_level: str = "channel"
-
-    @classmethod
-    def from_config(cls, train) -> "LossWeights":
-        return cls(train.giou_weight, train.l1_weight, train.focal_weight, train.style_weight,
-                   train.content_weight, train.style_loss_type, train.content_loss_type)
-
-    def box_total(self, losses: dict) -> torch.Tensor:
-        return self.giou * losses["giou"] + self.l1 * losses["l1"] + self.focal * losses["location"]
+def box_total(losses: dict, train: TrainConfig) -> torch.Tensor:
+    """One head's weighted box loss (GIoU, L1, focal on the centre heatmap)."""
+    return train.giou_weight * losses["giou"] + train.l1_weight * losses["l1"] + train.focal_weight * losses["location"]
 
 
 class TrainingNetwork(nn.Module):
@@ -52,8 +34,8 @@ class TrainingNetwork(nn.Module):
 
     def __init__(self, model: CKD, stage: str = "distill"):
         super().__init__()
-        if stage not in STAGES:
-            raise ValueError(f"unknown training stage {stage!r} ({' or '.join(STAGES)})")
+        if stage not in typing.get_args(TrainingStage):
+            raise ValueError(f"unknown training stage {stage!r} ({' or '.join(typing.get_args(TrainingStage))})")
         if stage == "distill" and not model.with_teachers:
             raise ValueError("stage 'distill' needs a CKD model built with teachers")
         self.model = model
@@ -62,7 +44,7 @@ class TrainingNetwork(nn.Module):
     def forward(self, batch: dict, search_keep: torch.Tensor | None = None) -> dict:
         model = self.model
         if self.stage == "head":
-            mask = center_template_mask(model.shape, batch["template_rgb"].shape[0], batch["template_rgb"].device)
+            mask = center_template_mask(model.config, batch["template_rgb"].shape[0], batch["template_rgb"].device)
             with torch.no_grad():
                 students = model.students(batch["template_rgb"], batch["template_tir"], batch["search_rgb"],
                                           batch["search_tir"], ce_template_mask=mask)
@@ -84,7 +66,7 @@ def _float_head(out: dict) -> dict:
     return {"pred_boxes": out["pred_boxes"].float(), "score_map": out["score_map"].float()}
 
 
-def compute_losses(outputs: dict, search_anno: torch.Tensor, weights: LossWeights,
+def compute_losses(outputs: dict, search_anno: torch.Tensor, train: TrainConfig,
                    feat_size: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The total loss and the published status values (detached scalars).
 
@@ -96,23 +78,23 @@ def compute_losses(outputs: dict, search_anno: torch.Tensor, weights: LossWeight
     heatmap = gaussian_heatmap(search_anno, feat_size).to(search_anno.device)
     gt_xyxy = xywh_to_xyxy(search_anno.float()).clamp(0.0, 1.0)
     student = box_losses(_float_head(outputs["student"]), gt_xyxy, heatmap)
-    student_total = weights.box_total(student)
+    student_total = box_total(student, train)
     zero = student_total.new_zeros(())
     style, content, loss = zero, zero, student_total
     status = {}
     if "teacher_rgb" in outputs:
         for name in ("teacher_rgb", "teacher_tir"):
-            teacher_total = weights.box_total(box_losses(_float_head(outputs[name]), gt_xyxy, heatmap))
+            teacher_total = box_total(box_losses(_float_head(outputs[name]), gt_xyxy, heatmap), train)
             status[f"Loss/{name}"] = teacher_total.detach()
             loss = loss + teacher_total
         for rgb, tir in zip(outputs["layers_rgb"], outputs["layers_tir"]):
-            style = style + style_loss(rgb.float(), tir.float(), weights.style_level)
+            style = style + style_loss(rgb.float(), tir.float(), train.style_loss_type)
         pairs = [(outputs["teacher_tir"]["layers"], outputs["layers_tir"]),
                  (outputs["teacher_rgb"]["layers"], outputs["layers_rgb"])]
         for teacher_layers, student_layers in pairs:
             for teacher, student_layer in zip(teacher_layers, student_layers):
-                content = content + content_loss(teacher.float(), student_layer.float(), weights.content_level)
-        loss = loss + weights.style * style + weights.content * content
+                content = content + content_loss(teacher.float(), student_layer.float(), train.content_loss_type)
+        loss = loss + train.style_weight * style + train.content_weight * content
     status.update({
         "Loss/total": student_total.detach(),
         "Loss/style": style.detach(),

@@ -22,28 +22,28 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, SequentialSampler
 from tqdm import tqdm
 
-from ..config import Config
+from ..config import Config, config_from_dict
 from ..errors import InputError
-from ..io import atomic_torch_save
+from ..io import atomic_torch_save, atomic_write_text
 from ..models.checkpoint import load_state_strict, read_checkpoint
 from ..models.ckd import CKD
 from ..models.pretrained import load_initial_weights
+from ..models.runtime import autocast_dtype
 from .distributed import DistributedContext, barrier, broadcast_buffers, reduce_sums
 from .losses import keep_mask
-from .objective import LossWeights, TrainingNetwork, compute_losses
+from .objective import TrainingNetwork, compute_losses
 
 CHECKPOINT_NAME = "checkpoint.pt"
 SCALARS_NAME = "scalars.jsonl"
 HEAD_MODULES = ("box_head", "box_head_v", "box_head_i")
 VIT_MODULES = ("rgb_branch", "tir_branch", "teacher_rgb", "teacher_tir")
 UNUSED_VIT_PARAMETERS = ("cls_token", "pos_embed")
-AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 SAMPLE_KEYS = ("template_rgb", "template_tir", "search_rgb", "search_tir", "search_anno")
 
 
 def build_training_model(config: Config, init: str | Path | None = None, sha256: str | None = None) -> CKD:
     """The network for ``config.train.stage``: four ViTs for ``distill``, students only for ``head``."""
-    model = CKD(config.network_shape(), with_teachers=config.train.stage == "distill")
+    model = CKD(config, with_teachers=config.train.stage == "distill")
     if init:
         load_initial_weights(model, init, sha256)
     return model
@@ -78,6 +78,34 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+RESUMABLE_CHANGES = ("train.epochs",)  # extending a run is what resuming is for
+
+
+def changed_settings(stored: Config, current: Config) -> list[str]:
+    """``key: old -> new`` for every setting that differs, except those a resume may change."""
+    def flat(data: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in data.items():
+            if isinstance(value, dict):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[prefix + key] = value
+        return out
+
+    old, new = flat(stored.to_dict()), flat(current.to_dict())
+    return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new))
+            if old.get(key) != new.get(key) and key not in RESUMABLE_CHANGES and key != "name"]
+
+
+def drop_scalars_after(path: Path, step: int) -> None:
+    """Forget logged scalars of steps the resumed run will redo, so no step is logged twice."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text().splitlines(keepends=True)
+            if line.strip() and json.loads(line).get("step", 0) <= step]
+    atomic_write_text(path, "".join(kept))
 
 
 class ScalarLog:
@@ -116,8 +144,6 @@ class Trainer:
     def __init__(self, config: Config, model: CKD, train_set, val_set, out_dir: str | Path,
                  context: DistributedContext = DistributedContext(), progress: bool = True):
         train = config.train
-        if train.amp not in AMP_DTYPES:
-            raise InputError(f"train.amp: unknown value '{train.amp}' (none, bf16 or fp16)")
         if train.amp == "fp16" and context.device.type != "cuda":
             raise InputError("train.amp: fp16 autocast needs a GPU; use bf16 on the CPU")
         if len(train_set) < train.batch_size * context.world_size:
@@ -131,7 +157,6 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(parameter_groups(self.model, train), weight_decay=train.weight_decay)
         self.trainable = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.scaler = torch.amp.GradScaler(context.device.type, enabled=train.amp == "fp16")
-        self.weights = LossWeights.from_config(train)
         self.train_set, self.val_set = train_set, val_set
         self.epoch = 0
         self.step = 0
@@ -156,7 +181,7 @@ class Trainer:
                           persistent_workers=False)
 
     def _autocast(self):
-        dtype = AMP_DTYPES[self.train_cfg.amp]
+        dtype = autocast_dtype(self.train_cfg.amp)
         if dtype is None:
             return nullcontext()
         return torch.autocast(self.context.device.type, dtype=dtype)
@@ -177,7 +202,7 @@ class Trainer:
         network = self.ddp if self.ddp is not None else self.network
         with self._autocast():
             outputs = network(batch, self._search_keep(batch["search_rgb"].shape[0]))
-        loss, status = compute_losses(outputs, batch["search_anno"], self.weights, self.model.shape.feat_size)
+        loss, status = compute_losses(outputs, batch["search_anno"], self.train_cfg, self.config.search_grid)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite loss at epoch {self.epoch + 1}, step {self.step}")
         self.optimizer.zero_grad(set_to_none=True)
@@ -202,7 +227,7 @@ class Trainer:
             batch = self._to_device(batch)
             with self._autocast():
                 outputs = self.network(batch)
-            loss, status = compute_losses(outputs, batch["search_anno"], self.weights, self.model.shape.feat_size)
+            loss, status = compute_losses(outputs, batch["search_anno"], self.train_cfg, self.config.search_grid)
             status["Loss/objective"] = loss
             size = batch["search_rgb"].shape[0]
             for key, value in status.items():
@@ -250,7 +275,6 @@ class Trainer:
                 "scaler": self.scaler.state_dict(),
                 "epoch": self.epoch,
                 "step": self.step,
-                "sampler": {"seed": self.train_cfg.seed, "next_epoch": self.epoch},
                 "history": self.history,
                 "config": self.config.to_dict(),
             }, self.checkpoint_path)
@@ -262,14 +286,20 @@ class Trainer:
         if not path.is_file():
             raise InputError(f"{path}: no training checkpoint to resume from")
         state = read_checkpoint(path)
-        missing = [k for k in ("net", "optimizer", "scaler", "epoch", "step", "history") if k not in state]
+        missing = [k for k in ("net", "optimizer", "scaler", "epoch", "step", "history", "config") if k not in state]
         if missing:
             raise InputError(f"{path}: not a training checkpoint (missing {', '.join(missing)})")
+        changed = changed_settings(config_from_dict(state["config"], f"{path} (stored config)"), self.config)
+        if changed:
+            raise InputError(f"{path}: the run was started with other settings ({'; '.join(changed)}): "
+                             f"resume with the same config or choose another --out")
         load_state_strict(self.model, state["net"], path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
         self.history = list(state["history"])
+        if self.context.is_main:
+            drop_scalars_after(self.out_dir / SCALARS_NAME, self.step)
 
     def fit(self) -> list[dict]:
         """Train until ``train.epochs``; returns one summary dict per epoch."""

@@ -14,13 +14,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from .models.ckd import CKD, NetworkShape, center_template_mask
+from ..data.sequence import open_sequence_dir
+from ..data.synth import write_synthetic_dataset
+from ..models.ckd import CKD
+from ..models.runtime import autocast_context
+from .frames import sequence_source
+from .runner import run_tracker
+
+PROFILE_FRAME_SIZE = (640, 480)  # a common RGB-T camera resolution: realistic decode and crop cost
 
 
 def machine_description(device: str = "cpu") -> str:
@@ -40,16 +45,6 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def example_inputs(shape: NetworkShape, device: str = "cpu", batch: int = 1, seed: int = 0):
-    """Random normalised template/search crops of the network's sizes, plus the MCE template mask."""
-    generator = torch.Generator().manual_seed(seed)
-    template = [torch.randn(batch, 3, shape.template_size, shape.template_size, generator=generator) for _ in range(2)]
-    search = [torch.randn(batch, 3, shape.search_size, shape.search_size, generator=generator) for _ in range(2)]
-    mask = center_template_mask(shape, batch) if shape.ce_layers else None
-    tensors = [t.to(device) for t in (*template, *search)]
-    return (*tensors, mask.to(device) if mask is not None else None)
 
 
 def count_parameters(model: torch.nn.Module) -> int:
@@ -84,8 +79,6 @@ def time_call(fn, device: str = "cpu", warmup: int = 3, runs: int = 20) -> float
 
 def forward_latency(model: CKD, inputs, precision: str = "fp32", device: str = "cpu",
                     warmup: int = 3, runs: int = 20) -> float:
-    from .tracking.tracker import autocast_context
-
     def forward():
         with torch.inference_mode(), autocast_context(torch.device(device), precision):
             model(*inputs)
@@ -109,48 +102,23 @@ def matmul_peak_flops(device: str = "cpu", dtype: torch.dtype = torch.float32, s
     return 2 * size ** 3 / best
 
 
-def write_jpeg_sequence(folder: Path, frames: int = 30, size: tuple[int, int] = (640, 480), seed: int = 0) -> Path:
-    """A moving textured square in JPEG RGB + thermal folders: realistic decode cost for FPS."""
-    rng = np.random.default_rng(seed)
-    width, height = size
-    background = cv2.GaussianBlur(rng.integers(0, 255, (height, width, 3), dtype=np.uint8), (0, 0), 3)
-    patch = rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)
-    for name in ("visible", "infrared"):
-        (folder / name).mkdir(parents=True, exist_ok=True)
-    boxes = []
-    for index in range(frames):
-        x, y = 200 + 4 * index, 180 + 2 * index
-        image = background.copy()
-        image[y:y + 60, x:x + 80] = patch
-        boxes.append(f"{x},{y},80,60")
-        cv2.imwrite(str(folder / "visible" / f"{index:06d}.jpg"), image)
-        cv2.imwrite(str(folder / "infrared" / f"{index:06d}.jpg"), 255 - image)
-    (folder / "init.txt").write_text("\n".join(boxes) + "\n")
-    return folder
-
-
 def profile_tracking(tracker, frames: int = 30):
-    """Track a generated JPEG sequence twice (the first run warms up); the second run's timings.
-
-    The returned :class:`~ckdtrack.tracking.runner.TrackingRun` has end-to-end and model-only
-    FPS and the time per stage (decode, crop, normalize, forward, postprocess).
-    """
-    from .data.sequence import open_sequence_dir
-    from .tracking.frames import sequence_source
-    from .tracking.runner import run_tracker
-
+    """Track a generated 640x480 JPEG sequence twice (the first run warms up); the second run's
+    timings: a :class:`~ckdtrack.tracking.runner.TrackingRun` with end-to-end and model-only FPS
+    and the time per step (decode, crop, normalize, forward, postprocess)."""
     with tempfile.TemporaryDirectory() as tmp:
-        sequence = open_sequence_dir(write_jpeg_sequence(Path(tmp) / "bench", frames))
+        name = write_synthetic_dataset(tmp, sequences=1, frames=frames, size=PROFILE_FRAME_SIZE, test_fraction=0.0)[0]
+        sequence = open_sequence_dir(Path(tmp) / name)
         run_tracker(tracker, sequence_source(sequence), progress=False)
         return run_tracker(tracker, sequence_source(sequence), progress=False)
 
 
-def stage_table(run) -> list[str]:
-    """Markdown rows: milliseconds per tracked frame and share of the end-to-end time, per stage."""
-    per_frame = {stage: seconds / run.tracked_frames for stage, seconds in run.stage_seconds.items()}
+def step_table(run) -> list[str]:
+    """Markdown rows: milliseconds per tracked frame and share of the end-to-end time, per step."""
+    per_frame = {step: seconds / run.tracked_frames for step, seconds in run.step_seconds.items()}
     total = run.tracking_seconds / run.tracked_frames
     per_frame["other (checks, loop)"] = max(total - sum(per_frame.values()), 0.0)
-    rows = ["| stage | ms per frame | share |", "|---|---|---|"]
-    rows += [f"| {stage} | {seconds * 1e3:.2f} | {100 * seconds / total:.1f}% |" for stage, seconds in per_frame.items()]
+    rows = ["| step | ms per frame | share |", "|---|---|---|"]
+    rows += [f"| {step} | {seconds * 1e3:.2f} | {100 * seconds / total:.1f}% |" for step, seconds in per_frame.items()]
     rows.append(f"| end to end | {total * 1e3:.2f} | 100% |")
     return rows
