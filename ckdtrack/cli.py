@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "ckdtrack.data.commands",
     "ckdtrack.training.commands",
     "ckdtrack.demo",
+    "ckdtrack.config",
 )
 # Options whose value may start with a minus sign (a box left of or above the image).
 SIGNED_VALUE_OPTIONS = ("--init",)

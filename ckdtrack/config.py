@@ -174,15 +174,20 @@ NON_NEGATIVE = {
 UNIT_INTERVAL = {"model": ("ce_keep_ratio",), "train": ("mask_probability", "mask_ratio")}
 
 
+SINGULAR = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+PLURAL = {int: "integers", float: "numbers", bool: "booleans", str: "strings"}
+
+
 def _expected(hint) -> str:
     origin = typing.get_origin(hint)
     if origin is Literal:
         return "one of " + ", ".join(repr(v) for v in typing.get_args(hint))
     if origin in (tuple, list):
-        return f"a list of {_expected(typing.get_args(hint)[0])}s"
+        item = typing.get_args(hint)[0]
+        return "a list of " + ("mappings" if dataclasses.is_dataclass(item) else PLURAL.get(item, str(item)))
     if dataclasses.is_dataclass(hint):
         return "a mapping"
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(hint, str(hint))
+    return SINGULAR.get(hint, str(hint))
 
 
 def _convert(value: Any, hint, key: str, where: str) -> Any:
@@ -332,3 +337,29 @@ def config_for_weights(config: str | Path | Config | None, stored: Any, source: 
     if isinstance(stored, dict):
         return config_from_dict(stored, f"{source} (stored config; pass --config to override)")
     return load_config("ckd_vitb")
+
+
+def run_show(args) -> int:
+    """``ckdtrack config``: check a config and print it with every default filled in."""
+    if args.name is None:
+        print("\n".join(bundled_config_names()))
+        return 0
+    config = load_config(args.name)
+    print(yaml.safe_dump(json_ready(config.to_dict()), sort_keys=False).rstrip())
+    return 0
+
+
+def json_ready(value: Any) -> Any:
+    """Tuples as lists, recursively: how YAML and JSON files spell sequences."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    return value
+
+
+def register(subparsers) -> None:
+    show = subparsers.add_parser("config", help="check a config and print it with its defaults (or list them)",
+                                 description="Check a config (bundled name or YAML path) and print it in full.")
+    show.add_argument("name", nargs="?", metavar="CONFIG", help="bundled config name or YAML path; omit to list")
+    show.set_defaults(func=run_show)

@@ -11,13 +11,19 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+GOLDEN_DIR_REQUESTED = "CKDTRACK_GOLDEN_DIR" in os.environ
 GOLDEN_DIR = Path(os.environ.get("CKDTRACK_GOLDEN_DIR", REPO.parent / "shared" / "golden"))
 
 
 def golden_path(name: str) -> Path:
+    """A golden file; a missing one skips the test, unless CKDTRACK_GOLDEN_DIR names the folder
+    explicitly (as CI does): then it fails, so a wrong path can never turn the suite green."""
     path = GOLDEN_DIR / name
     if not path.exists():
-        pytest.skip(f"golden file {path} not found (set CKDTRACK_GOLDEN_DIR)")
+        message = f"golden file {path} not found"
+        if GOLDEN_DIR_REQUESTED:
+            pytest.fail(f"{message} (CKDTRACK_GOLDEN_DIR={GOLDEN_DIR})")
+        pytest.skip(f"{message} (set CKDTRACK_GOLDEN_DIR)")
     return path
 
 
