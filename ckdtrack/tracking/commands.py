@@ -29,7 +29,7 @@ def parse_init_box(text: str) -> list[float]:
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", required=True, help="inference checkpoint (.pth / .pth.tar) or .onnx")
     parser.add_argument("--config", default=None,
-                        help="config name in configs/ (ckd_vitb, ckd_vitb_mce) or a YAML path; "
+                        help="bundled config name (ckd_vitb, ckd_vitb_mce, ...; ckdtrack config lists them) or a YAML path; "
                              "default: the config stored in the weights file, else ckd_vitb")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="fp32 (exact), or fp16/bf16 autocast (for GPUs; slower on CPUs without native "

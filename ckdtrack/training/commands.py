@@ -46,7 +46,7 @@ def run_export(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     train = subparsers.add_parser("train", help="train a CKD model (stage 1 distillation or stage 2 MCE head)",
                                   description="Train a CKD model; run under torchrun for data-parallel training.")
-    train.add_argument("--config", required=True, help="config name in configs/ or a YAML file")
+    train.add_argument("--config", required=True, help="bundled config name (ckdtrack config lists them) or a YAML file")
     train.add_argument("--data-root", action="append", default=[], metavar="NAME=DIR",
                        help="root folder of a dataset named in the config (repeatable)")
     train.add_argument("--init", help="initial weights: DropTrack/OSTrack, MAE or CKD checkpoint")
