@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,12 +19,17 @@ FramePair = tuple[np.ndarray, np.ndarray]
 
 @dataclass
 class FrameSource:
-    """A named stream of (visible, thermal) frame pairs with a known length."""
+    """A named stream of (visible, thermal) frame pairs with a known length; ``describe(i)``
+    names where pair ``i`` comes from, for error messages."""
 
     name: str
     length: int
     pairs: Iterator[FramePair]
     first_box: list[float] | None = None
+    describe: Callable[[int], str] | None = None
+
+    def where(self, index: int) -> str:
+        return self.describe(index) if self.describe is not None else f"{self.name} frame {index + 1}"
 
 
 def sequence_source(sequence: RGBTSequence) -> FrameSource:
@@ -34,7 +39,8 @@ def sequence_source(sequence: RGBTSequence) -> FrameSource:
         first_box = [float(v) for v in sequence.init_box]
     elif sequence.boxes is not None and len(sequence.boxes):
         first_box = [float(v) for v in sequence.boxes[0]]
-    return FrameSource(sequence.name, len(sequence), pairs, first_box)
+    return FrameSource(sequence.name, len(sequence), pairs, first_box,
+                       lambda i: f"{sequence.visible_frames[i]} + {Path(sequence.thermal_frames[i]).name}")
 
 
 def _open_video(path: Path) -> tuple[cv2.VideoCapture, int]:
@@ -74,7 +80,8 @@ def video_source(visible: str | Path, thermal: str | Path) -> FrameSource:
         capture_t.release()
         raise InputError(f"{visible} has {count_v} frames but {thermal} has {count_t}")
     name = visible.stem
-    return FrameSource(name, max(count_v, count_t), _video_pairs(visible, thermal, (capture_v, capture_t)))
+    return FrameSource(name, max(count_v, count_t), _video_pairs(visible, thermal, (capture_v, capture_t)),
+                       describe=lambda i: f"{visible} + {thermal.name}, frame {i + 1}")
 
 
 def prefetched(items: Iterable, depth: int = 2) -> Iterator:

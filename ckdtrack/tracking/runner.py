@@ -84,12 +84,14 @@ def run_tracker(tracker: CKDTracker, source: FrameSource, init_box=None, video: 
     with bar, (PairVideoWriter(video) if video is not None else nullcontext()) as writer:
         for index, ((rgb, tir), decode_seconds) in enumerate(timed(prefetched(source.pairs) if prefetch else source.pairs)):
             tracking_started = time.perf_counter()
+            try:
+                result = tracker.update(rgb, tir) if index else tracker.init(rgb, tir, box)
+            except InputError as exc:
+                raise InputError(f"{source.where(index)}: {exc}") from None
             if index == 0:
-                tracker.init(rgb, tir, box)
                 boxes.append(list(tracker.state))
                 scores.append(1.0)
             else:
-                result = tracker.update(rgb, tir)
                 boxes.append(result.box)
                 scores.append(result.score)
                 step_seconds["decode"] += decode_seconds
