@@ -156,7 +156,8 @@ class Config:
         return self.crop.search_size // self.model.patch_size
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain dicts and lists, as YAML, JSON and checkpoints store them."""
+        return json_ready(dataclasses.asdict(self))
 
 
 # Checks beyond the field types: (section, predicate, message), the message naming the rule.
@@ -345,7 +346,7 @@ def run_show(args) -> int:
         print("\n".join(bundled_config_names()))
         return 0
     config = load_config(args.name)
-    print(yaml.safe_dump(json_ready(config.to_dict()), sort_keys=False).rstrip())
+    print(yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip())
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -49,11 +50,15 @@ def read_checkpoint(path: str | Path, sha256: str | None = None) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError) as exc:
-        if "weights only load failed" in str(exc).lower():
-            raise InputError(f"{path}: holds pickled Python objects besides tensors, which safe loading refuses "
-                             f"(torch.load weights_only=True); re-save it as a plain dict of tensors") from None
-        reason = " ".join(str(exc).split()) or type(exc).__name__
-        raise InputError(f"{path}: not a readable PyTorch checkpoint ({reason[:120]})") from None
+        text = str(exc)
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if found:
+            raise InputError(f"{path}: holds a pickled Python object ({found.group(1)}) besides tensors, which "
+                             f"safe loading refuses (torch.load weights_only=True); re-save it as a plain dict "
+                             f"of tensors") from None
+        detail = text.split("WeightsUnpickler error:", 1)[-1]
+        reason = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", detail).split()) or type(exc).__name__
+        raise InputError(f"{path}: not a readable PyTorch checkpoint ({reason[:100]})") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a dict checkpoint, found {type(data).__name__}")
     return data
