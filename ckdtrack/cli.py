@@ -17,23 +17,32 @@ import sys
 
 from .errors import InputError
 
-COMMAND_MODULES = (
-    "ckdtrack.tracking.commands",
-    "ckdtrack.evaluation.commands",
-    "ckdtrack.data.commands",
-    "ckdtrack.training.commands",
-    "ckdtrack.demo",
-    "ckdtrack.config",
-)
+# The module that registers each command: only the chosen command's module is imported, so a
+# command pays for no other command's imports (tests/test_layering.py checks this table).
+COMMAND_MODULES = {
+    "track": "ckdtrack.tracking.commands",
+    "test": "ckdtrack.tracking.commands",
+    "export-onnx": "ckdtrack.tracking.commands",
+    "profile": "ckdtrack.tracking.commands",
+    "eval": "ckdtrack.evaluation.commands",
+    "synth": "ckdtrack.data.commands",
+    "train": "ckdtrack.training.commands",
+    "export-inference": "ckdtrack.training.commands",
+    "demo": "ckdtrack.demo",
+    "config": "ckdtrack.config",
+}
 # Options whose value may start with a minus sign (a box left of or above the image).
 SIGNED_VALUE_OPTIONS = ("--init",)
 NEGATIVE_NUMBER = re.compile(r"^-\d|^-\.\d")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of ``command`` alone when it is known, else of every command (for help and
+    for the error listing them)."""
     parser = argparse.ArgumentParser(prog="ckdtrack", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    modules = [COMMAND_MODULES[command]] if command in COMMAND_MODULES else dict.fromkeys(COMMAND_MODULES.values())
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
@@ -59,7 +68,9 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(attach_signed_values(sys.argv[1:] if argv is None else list(argv)))
+    argv = attach_signed_values(sys.argv[1:] if argv is None else list(argv))
+    command = next((item for item in argv if not item.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminate)  # a killed run cleans up like Ctrl-C
     try:
         return int(args.func(args) or 0)

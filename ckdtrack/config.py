@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import yaml
 
+from .benchmark_registry import ALIASES, NAMES, SPLITS, normalize_name
 from .errors import InputError
 
 Precision = Literal["fp32", "fp16", "bf16"]
@@ -281,6 +282,10 @@ def _check_rules(config: Config, where: str) -> None:
         for index, entry in enumerate(getattr(config.train, key)):
             if not entry.ratio > 0:
                 fail(f"train.{key}[{index}].ratio", entry.ratio, "must be positive")
+            if normalize_name(entry.name) not in NAMES:
+                fail(f"train.{key}[{index}].name", entry.name, f"is not a benchmark ({', '.join(NAMES + tuple(ALIASES))})")
+            if entry.split not in SPLITS:
+                fail(f"train.{key}[{index}].split", entry.split, f"is not a split ({', '.join(SPLITS)})")
 
 
 def config_from_dict(data: Any, where: str = "config") -> Config:

@@ -82,8 +82,10 @@ def box_from_crop(pred_cxcywh, prev_box, resize_factor: float, output_size: int)
     return [cx - 0.5 * w, cy - 0.5 * h, w, h]
 
 
-def clip_box(box, height: int, width: int, margin: float = 0.0) -> list[float]:
-    """Clip an ``xywh`` box to the image, keeping at least ``margin`` pixels of it inside."""
+def clip_box(box, image_size: tuple[int, int], margin: float = 0.0) -> list[float]:
+    """Clip an ``xywh`` box to an image of ``image_size`` = (width, height), keeping at least
+    ``margin`` pixels of it inside."""
+    width, height = image_size
     x1, y1, w, h = box
     x2, y2 = x1 + w, y1 + h
     x1 = min(max(0.0, x1), width - margin)

@@ -215,3 +215,15 @@ def test_missing_root(tmp_path):
         warnings.simplefilter("error")
         with pytest.raises(InputError, match="no rgbt234 sequence folders"):
             open_benchmark("rgbt234", tmp_path)
+
+
+def test_attribute_files_in_the_root_are_read_and_checked(lasher_root):
+    (lasher_root / "Attributes_order.txt").write_text("NO,PO\n")
+    (lasher_root / "AttriSeqsTxt").mkdir()
+    flags = lasher_root / "AttriSeqsTxt" / "10runone.txt"
+    flags.write_text("1,0\n")
+    (seq,) = open_benchmark("lasher", lasher_root, sequences=["10runone"])
+    assert {name: value.tolist() for name, value in seq.attributes.items()} == {"NO": [1], "PO": [0]}
+    flags.write_text("1,x\n")
+    with pytest.raises(InputError, match="10runone.txt: attribute flags must be whole numbers"):
+        open_benchmark("lasher", lasher_root, sequences=["10runone"])

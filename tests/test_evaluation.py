@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ckdtrack.boxes import read_box_rows
 from ckdtrack.cli import main
 from ckdtrack.data.sequence import RGBTSequence
 from ckdtrack.errors import InputError
 from ckdtrack.evaluation import evaluate, evaluate_trackers
-from ckdtrack.evaluation.results import detect_prefix, list_result_files, read_result_boxes
+from ckdtrack.evaluation.results import detect_prefix, list_result_files
 
 
 def sequence(name, boxes, thermal=None, stride=1, **attributes) -> RGBTSequence:
@@ -176,7 +177,7 @@ def test_unparsable_result_files_are_refused_with_file_and_line(tmp_path, text, 
     path = tmp_path / "a.txt"
     path.write_text(text)
     with pytest.raises(InputError, match=problem) as error:
-        read_result_boxes(path)
+        read_box_rows(path)
     assert str(path) in str(error.value)
 
 
@@ -272,3 +273,31 @@ def test_plots_write_curves_and_radars(tmp_path):
     assert {path.name for path in paths} == expected
     assert all(path.stat().st_size > 1000 for path in paths)
     assert not list((tmp_path / "plots").glob(".*.tmp"))
+
+
+def test_dataset_label_names_the_data_in_tables_and_plots(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from ckdtrack.evaluation import plots
+    from ckdtrack.evaluation.report import format_table
+
+    truth = [sequence(name, still_target(), NO=i % 2, FM=i % 3 == 0, PO=1) for i, name in enumerate("abcd")]
+    for seq in truth:
+        write(tmp_path / "A", seq.name, seq.boxes)
+    default = evaluate_trackers("lasher", [tmp_path / "A"], ground_truth=truth)
+    labelled = evaluate_trackers("lasher", [tmp_path / "A"], ground_truth=truth,
+                                 dataset_label="synthetic (LasHeR protocol)")
+    assert format_table(default).splitlines()[0] == "LasHeR (4 sequences)"
+    assert format_table(labelled).splitlines()[0] == "synthetic (LasHeR protocol) (4 sequences)"
+    titles = []
+    monkeypatch.setattr(plots, "_save", lambda figure, folder, stem: titles.append(figure.axes[0].get_title()) or [])
+    plots.write_plots(labelled, tmp_path / "plots")
+    assert titles and all(title.endswith("on synthetic (LasHeR protocol)") for title in titles)
+
+
+def test_default_tracker_names_tell_alike_folders_apart(tmp_path):
+    truth = [sequence("a", still_target())]
+    for tracker in ("MTNet", "DFAT"):
+        write(tmp_path / tracker / "LasHeR", "a", still_target())
+    evaluation = evaluate_trackers("rgbt234", [tmp_path / "MTNet" / "LasHeR", tmp_path / "DFAT" / "LasHeR"],
+                                   ground_truth=truth)
+    assert [tracker.name for tracker in evaluation.trackers] == ["MTNet/LasHeR", "DFAT/LasHeR"]

@@ -6,26 +6,26 @@ import numpy as np
 import pytest
 import torch
 
-from ckdtrack.boxes import corners_to_xywh, cxcywh_to_xywh, read_box_file, validate_box, xywh_to_cxcywh, xywh_to_xyxy, xyxy_to_xywh
+from ckdtrack.boxes import corners_to_xywh, read_box_file, validate_box, xyxy_to_xywh
 from ckdtrack.config import load_config, resolve_config_path
 from ckdtrack.errors import InputError
 from ckdtrack.geometry import CropWindow, box_from_crop, box_to_crop, clip_box, crop_window, sample_crop
 from ckdtrack.io import atomic_write_text
-from ckdtrack.models import build_model
+from ckdtrack.models import CKD
 from ckdtrack.models.checkpoint import read_checkpoint
 from conftest import tiny_config
 
 
-def test_box_conversions_round_trip():
-    boxes = np.array([[10.5, 20, 30, 40], [0, 0, 1, 2]])
-    assert np.allclose(xyxy_to_xywh(xywh_to_xyxy(boxes)), boxes)
-    assert np.allclose(cxcywh_to_xywh(xywh_to_cxcywh(boxes)), boxes)
-    assert np.allclose(xywh_to_cxcywh(boxes)[0], [25.5, 40, 30, 40])
+def test_xyxy_boxes_become_xywh():
+    boxes = np.array([[10.5, 20, 40.5, 60], [0, 0, 1, 2]])
+    assert xyxy_to_xywh(boxes).tolist() == [[10.5, 20, 30, 40], [0, 0, 1, 2]]
 
 
 def test_corner_polygons_become_their_bounding_box():
     corners = np.array([[10, 20, 50, 20, 50, 60, 10, 60], [5, 5, 9, 3, 11, 7, 7, 9]])
     assert np.allclose(corners_to_xywh(corners), [[10, 20, 40, 40], [5, 3, 6, 6]])
+    inclusive = corners_to_xywh(corners.astype(np.float32), extent=1)
+    assert inclusive.dtype == np.float32 and inclusive.tolist() == [[10, 20, 41, 41], [5, 3, 7, 7]]
 
 
 @pytest.mark.parametrize("text", ["1,2,3,4\n5,6,7,8\n", "1\t2\t3\t4\n5\t6\t7\t8", "1 2 3 4\n5  6 7 8\n\n"])
@@ -41,7 +41,7 @@ def test_box_file_formats_and_errors(tmp_path):
     assert read_box_file(path, fmt="xyxy").tolist() == [[10, 20, 40, 40]]
     path.write_text("10,20,50,20,50,60,10,60\n")
     assert read_box_file(path).tolist() == [[10, 20, 40, 40]]
-    for text, message in [("1,2,3\n", "found 3"), ("1,2,3,4\n1,2,3\n", "different numbers"),
+    for text, message in [("1,2,3\n", "found 3"), ("1,2,3,4\n1,2,3\n", "gt.txt:2: expected 4"),
                           ("1,2,x,4\n", "gt.txt:1"), ("1,2,3,4\nnan,1,1,1\n", "gt.txt:2"), ("", "no boxes")]:
         path.write_text(text)
         with pytest.raises(InputError, match=message):
@@ -99,9 +99,9 @@ def test_crop_resize_and_box_mapping_are_inverse():
 
 
 def test_clip_box_keeps_a_margin_inside():
-    assert clip_box([-50, -50, 40, 40], 100, 100, margin=10) == [0, 0, 10, 10]
-    assert clip_box([95, 95, 40, 40], 100, 100, margin=10) == [90, 90, 10, 10]
-    assert clip_box([10, 20, 30, 40], 100, 100, margin=10) == [10, 20, 30, 40]
+    assert clip_box([-50, -50, 40, 40], (100, 100), margin=10) == [0, 0, 10, 10]
+    assert clip_box([95, 95, 40, 40], (100, 100), margin=10) == [90, 90, 10, 10]
+    assert clip_box([10, 20, 30, 40], (100, 100), margin=10) == [10, 20, 30, 40]
 
 
 def test_shipped_configs_have_the_paper_geometry():
@@ -109,8 +109,8 @@ def test_shipped_configs_have_the_paper_geometry():
     for config in (plain, mce):
         assert (config.crop.template_size, config.crop.template_factor) == (128, 2.0)
         assert (config.crop.search_size, config.crop.search_factor) == (256, 4.0)
-        assert config.network_shape().feat_size == 16
-    assert plain.model.ce_layers == [] and mce.model.ce_layers == [3, 6, 9]
+        assert config.search_grid == 16
+    assert plain.model.ce_layers == () and mce.model.ce_layers == (3, 6, 9)
     assert mce.model.ce_keep_ratio == 0.7
 
 
@@ -131,16 +131,16 @@ def test_state_dict_keys_match_the_published_manifest():
     import json
 
     manifest = json.loads(golden_path("manifest_infer.json").read_text())
-    model = build_model(load_config("ckd_vitb").network_shape())
+    model = CKD(load_config("ckd_vitb"))
     expected = {name: tuple(shape) for name, shape in manifest}
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == expected
     train_manifest = json.loads(golden_path("manifest_train.json").read_text())
-    teachers = build_model(load_config("ckd_vitb").network_shape(), with_teachers=True)
+    teachers = CKD(load_config("ckd_vitb"), with_teachers=True)
     assert {k: tuple(v.shape) for k, v in teachers.state_dict().items()} == {n: tuple(s) for n, s in train_manifest}
 
 
 def test_checkpoint_reader_checks_sha256_and_weights_only(tmp_path):
-    model = build_model(tiny_config().network_shape())
+    model = CKD(tiny_config())
     path = tmp_path / "w.pth"
     torch.save({"net": model.state_dict()}, path)
     assert "net" in read_checkpoint(path)
@@ -152,7 +152,7 @@ def test_checkpoint_reader_checks_sha256_and_weights_only(tmp_path):
             return (print, ("executed",))
 
     torch.save({"net": Payload()}, tmp_path / "evil.pth")
-    with pytest.raises(InputError, match="not a readable"):
+    with pytest.raises(InputError, match="evil.pth: holds a pickled Python object"):
         read_checkpoint(tmp_path / "evil.pth")
 
 

@@ -101,9 +101,20 @@ def test_no_import_cycles(graph):
             visit(node)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["eval", "--help"], ["config", "ckd_vitb_mce"], ["synth", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["eval", "--help"], ["config", "ckd_vitb_mce"], ["synth", "--help"],
+                                  ["test", "--help"], ["track", "--help"]])
 def test_commands_that_run_no_network_do_not_import_torch(argv):
     code = ("import sys\nfrom ckdtrack.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_command_table_names_every_registered_command():
+    from ckdtrack.cli import COMMAND_MODULES, build_parser
+
+    parser = build_parser()
+    registered = next(a for a in parser._actions if a.dest == "command").choices
+    assert set(registered) == set(COMMAND_MODULES)
+    for command, module in COMMAND_MODULES.items():
+        assert command in next(a for a in build_parser(command)._actions if a.dest == "command").choices, module

@@ -249,4 +249,4 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, synthetic_root, capsys):
         assert message in err and len(err.strip().splitlines()) == 1
     unknown = micro_config(tmp_path / "unknown.yaml", datasets=[{"name": "nosuchset", "root": str(synthetic_root)}])
     assert main(["train", "--config", str(unknown), "--out", str(tmp_path / "run")]) == 2
-    assert "unknown benchmark 'nosuchset'" in capsys.readouterr().err
+    assert "train.datasets[0].name: 'nosuchset' is not a benchmark" in capsys.readouterr().err

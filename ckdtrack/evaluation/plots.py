@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import atomic_path
+from .metrics import threshold_axis
 from .report import ranked
 from .scoring import Evaluation
 
@@ -55,15 +56,15 @@ def plot_curves(evaluation: Evaluation, metric: str, folder: Path) -> list[Path]
     """All trackers' curves of one metric, legend ``name [score]`` best first."""
     protocol = evaluation.protocol
     figure, axes = _new_figure()
-    axis = protocol.axis(metric)
+    axis = threshold_axis(protocol, metric)
     for tracker in sorted(evaluation.trackers, key=lambda t: -t.scores[metric]):
         axes.plot(axis, tracker.curves[metric], linewidth=2, label=f"{tracker.name} [{tracker.scores[metric]:.1f}]")
     x_label, y_label = _axis_labels(evaluation, metric)
     axes.set(xlabel=x_label, ylabel=y_label, xlim=(axis[0], axis[-1]), ylim=(0, 1))
-    axes.set_title(f"{metric} plots of OPE on {protocol.title}")
+    axes.set_title(f"{metric} plots of OPE on {evaluation.dataset_label}")
     axes.grid(True, linestyle=":")
     axes.legend(loc="lower left" if metric == protocol.success_name else "lower right", fontsize="small")
-    return _save(figure, folder, f"{protocol.benchmark}_{metric}_curves")
+    return _save(figure, folder, f"{evaluation.benchmark.name}_{metric}_curves")
 
 
 def plot_radar(evaluation: Evaluation, metric: str, folder: Path) -> list[Path]:
@@ -78,9 +79,9 @@ def plot_radar(evaluation: Evaluation, metric: str, folder: Path) -> list[Path]:
         axes.plot(closed, values + values[:1], linewidth=1.5, label=f"{tracker.name} [{tracker.scores[metric]:.1f}]")
     axes.set_xticks(angles, [f"{attr}\n({best[attr]:.1f})" for attr in attributes], fontsize="small")
     axes.set_yticklabels([])
-    axes.set_title(f"{metric} per attribute on {evaluation.protocol.title}", pad=20)
+    axes.set_title(f"{metric} per attribute on {evaluation.dataset_label}", pad=20)
     axes.legend(loc="upper right", bbox_to_anchor=(1.35, 1.1), fontsize="small")
-    return _save(figure, folder, f"{evaluation.protocol.benchmark}_{metric}_radar")
+    return _save(figure, folder, f"{evaluation.benchmark.name}_{metric}_radar")
 
 
 def write_plots(evaluation: Evaluation, folder: str | Path) -> list[Path]:

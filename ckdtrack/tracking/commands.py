@@ -11,6 +11,7 @@ import os
 import platform
 from pathlib import Path
 
+from ..benchmark_registry import NAMES, normalize_name
 from ..boxes import parse_box_line
 from ..config import DEVICE_HELP, PRECISIONS
 from ..errors import InputError
@@ -129,7 +130,7 @@ def run_test(args: argparse.Namespace) -> int:
 def register_test(subparsers) -> None:
     test = subparsers.add_parser("test", help="run the tracker over a benchmark (resumable)",
                                  description="Track every sequence of a benchmark; re-runs skip finished ones.")
-    test.add_argument("benchmark", choices=("lasher", "rgbt234", "rgbt210", "gtot", "vtuav-st", "vtuav-lt"))
+    test.add_argument("benchmark", type=normalize_name, choices=NAMES, help=", ".join(NAMES))
     test.add_argument("--data-root", required=True, help="the benchmark's dataset root")
     add_model_arguments(test)
     test.add_argument("--out", required=True, help="results folder (what `ckdtrack eval` reads)")

@@ -155,7 +155,7 @@ class CKDTracker:
         score = maps["score_map"].flatten()[response.flatten().argmax()]
         *pred, score = torch.cat([box * crop.search_size, score.view(1)]).tolist()  # one device-to-host copy
         mapped = box_from_crop(pred, self.state, resize_factor, crop.search_size)
-        self.state = clip_box(mapped, height, width, margin=self.config.tracker.clip_margin)
+        self.state = clip_box(mapped, (width, height), margin=self.config.tracker.clip_margin)
         finished = time.perf_counter()
         marks = [started, cropped, normalized, forwarded, finished]
         self.last_step_seconds = {step: end - begin for step, begin, end in zip(TIMED_STEPS, marks, marks[1:])}

@@ -15,11 +15,10 @@ from ..data.processing import ProcessingParams
 from ..data.sampler import RGBTPairDataset, open_training_sources
 from ..errors import InputError
 
-BENCHMARK_ALIASES = {"synthetic": "lasher", "real_pairs": "lasher"}  # generated data is written in the LasHeR layout
 
 
 def resolve_entries(entries: list[DatasetEntry], data_roots: dict[str, str]) -> list[DatasetEntry]:
-    """Entries with their root folder filled in and checked, and benchmark aliases resolved."""
+    """Entries with their root folder filled in and checked."""
     resolved = []
     for entry in entries:
         root = data_roots.get(entry.name) or entry.root
@@ -29,7 +28,7 @@ def resolve_entries(entries: list[DatasetEntry], data_roots: dict[str, str]) -> 
             raise InputError(f"{root}: data root of dataset '{entry.name}' not found")
         if not any(Path(root).iterdir()):
             raise InputError(f"{root}: data root of dataset '{entry.name}' is empty")
-        resolved.append(dataclasses.replace(entry, name=BENCHMARK_ALIASES.get(entry.name, entry.name), root=str(root)))
+        resolved.append(dataclasses.replace(entry, root=str(root)))
     return resolved
 
 
