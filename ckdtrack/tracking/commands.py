@@ -109,21 +109,25 @@ def register(subparsers) -> None:
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from .benchmark import TrackerSpec, default_threads, parse_devices, run_benchmark
+    import sys
+
+    from .benchmark import SequencesFailed, TrackerSpec, default_threads, format_summary, parse_devices, \
+        run_benchmark
 
     if args.workers < 1:
         raise InputError("--workers must be at least 1")
     spec = TrackerSpec(args.weights, args.config, args.precision, args.threads or default_threads(args.workers),
                        args.backend, args.compile)
-    summary = run_benchmark(args.benchmark, args.data_root, spec, args.out, workers=args.workers,
-                            devices=parse_devices(args.devices), sequences=args.sequences,
-                            int_boxes=args.int_boxes, videos=args.videos, progress=not args.quiet)
-    for row in summary["per_sequence"]:
-        print(f"  {row['name']:<32} {row['tracked_frames']:>6} frames {row['fps']:>8.1f} FPS")
-    fps = summary["fps_end_to_end"]
-    print(f"{summary['benchmark']}: tracked {summary['sequences_tracked']} sequences "
-          f"({summary['sequences_already_done']} already done) of {summary['sequences_total']}, "
-          f"{summary['tracked_frames']} frames tracked" + (f", {fps:.1f} FPS end to end" if fps else "") + f" -> {args.out}")
+    try:
+        summary = run_benchmark(args.benchmark, args.data_root, spec, args.out, workers=args.workers,
+                                devices=parse_devices(args.devices), sequences=args.sequences,
+                                int_boxes=args.int_boxes, videos=args.videos, progress=not args.quiet,
+                                overwrite=args.overwrite)
+    except SequencesFailed as failure:
+        print(format_summary(failure.summary, args.out))
+        print(f"ckdtrack test: error: {failure}", file=sys.stderr)
+        return failure.exit_status
+    print(format_summary(summary, args.out))
     return 0
 
 
@@ -140,6 +144,8 @@ def register_test(subparsers) -> None:
     test.add_argument("--sequences", nargs="+", help="only these sequences")
     test.add_argument("--int-boxes", action="store_true", help="write truncated integer boxes like the published code")
     test.add_argument("--videos", help="also write a side-by-side MP4 per sequence into this folder")
+    test.add_argument("--overwrite", action="store_true",
+                      help="delete results in --out made by other weights or settings and re-run every sequence")
     test.add_argument("--quiet", action="store_true", help="no progress bars")
     test.set_defaults(func=run_test)
 
