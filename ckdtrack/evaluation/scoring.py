@@ -128,7 +128,6 @@ def evaluate_trackers(
     titles (default: the benchmark's title; e.g. "synthetic (LasHeR protocol)").
     """
     bench = get_benchmark(benchmark)
-    protocol = bench.protocol
     folders = [Path(folder) for folder in results_dirs]
     if not folders:
         raise InputError("no results folders given")

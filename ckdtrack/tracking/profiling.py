@@ -32,12 +32,13 @@ def machine_description(device: str = "cpu") -> str:
     if device.startswith("cuda") and torch.cuda.is_available():
         hardware = torch.cuda.get_device_name(torch.device(device))
     else:
-        hardware = _cpu_model()
+        hardware = cpu_model()
     return (f"{hardware}; {os.cpu_count()} cores; torch {torch.__version__}; "
             f"{torch.get_num_threads()} threads; {platform.python_implementation()} {platform.python_version()}")
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The processor's marketing name, for the machine line of every speed report."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
