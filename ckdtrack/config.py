@@ -14,6 +14,7 @@ This module imports neither torch nor the network, so every command can read con
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import typing
 from dataclasses import dataclass, field
@@ -161,7 +162,8 @@ class Config:
         return json_ready(dataclasses.asdict(self))
 
 
-# Checks beyond the field types: (section, predicate, message), the message naming the rule.
+# Rules beyond the field types, as section -> keys: whole numbers of at least 1, numbers of at
+# least 0, and shares between 0 and 1.
 POSITIVE_INTS = {
     "model": ("embed_dim", "depth", "num_heads", "patch_size", "head_channels", "pretrain_grid"),
     "crop": ("template_size", "search_size"),
@@ -216,18 +218,18 @@ def _convert(value: Any, hint, key: str, where: str) -> Any:
             raise wrong()
         return value
     if hint is int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+                or value != int(value)):
             raise wrong()
         return int(value)
     if hint is float:
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                raise wrong() from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            number = float(value) if isinstance(value, str) else value
+        except ValueError:
+            raise wrong() from None
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
             raise wrong()
-        return float(value)
+        return float(number)
     if hint is str:
         if not isinstance(value, str):
             raise wrong()

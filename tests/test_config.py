@@ -31,6 +31,8 @@ BAD_VALUES = [
     ("train", "datasets", "lasher", "a list of mappings"),
     ("train", "datasets", [{"name": "lasher", "ratio": 0}], "must be positive"),
     ("train", "batch_size", None, "an integer"),
+    ("model", "depth", float("inf"), "an integer"),
+    ("train", "lr_head", "nan", "a number"),
 ]
 
 
