@@ -77,8 +77,12 @@ class CropConfig:
 
 @dataclass(frozen=True)
 class TrackerConfig:
+    """Online post-processing: the Hann motion prior, the clipping margin, and the score below
+    which the whole frame is searched again (0: never, as in the published tracker)."""
+
     hann_window: bool = True
     clip_margin: float = 10.0
+    redetect_threshold: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,8 @@ NON_NEGATIVE = {
               "giou_weight", "l1_weight", "focal_weight", "style_weight", "content_weight",
               "search_center_jitter", "search_scale_jitter", "template_center_jitter", "template_scale_jitter"),
 }
-UNIT_INTERVAL = {"model": ("ce_keep_ratio",), "train": ("mask_probability", "mask_ratio")}
+UNIT_INTERVAL = {"model": ("ce_keep_ratio",), "tracker": ("redetect_threshold",),
+                 "train": ("mask_probability", "mask_ratio")}
 
 
 SINGULAR = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}

@@ -4,6 +4,12 @@ Per frame: crop a search region 4x the target's side around the previous box in 
 modalities (the same window, the frames are registered), run the two-student network, weight
 the score map with a Hann window (a motion prior), decode the best cell's box and map it back
 to the image, clipped so that at least ``clip_margin`` pixels stay inside.
+
+A tracker that looks only near its last box cannot follow a scene cut or a target that
+reappears elsewhere. With ``tracker.redetect_threshold`` set, a frame whose score falls below
+it is also searched as a whole (tiled with search windows at the last confident target size)
+and the better-scoring box is kept; frames above the threshold cost nothing extra. The
+published configs leave it at 0 (off), as the published tracker has no re-detection.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from ..boxes import validate_box
 from ..config import Config, config_for_weights
 from ..data.sequence import as_rgb
 from ..errors import InputError
-from ..geometry import box_from_crop, clip_box, sample_crop
+from ..geometry import CropWindow, box_from_crop, clip_box, sample_crop
 from ..models.checkpoint import load_model
 from ..models.ckd import CKD, INPUT_MEAN, INPUT_STD, center_template_mask
 from ..models.head import decode_boxes
@@ -30,6 +36,14 @@ from ..models.runtime import autocast_context, autocast_dtype, resolve_device
 
 TIMED_STEPS = ("crop", "normalize", "forward", "postprocess")
 BACKENDS = ("torch", "onnxruntime")
+
+
+def tile_centers(length: int, window: int) -> np.ndarray:
+    """Centres of windows of side ``window`` covering ``[0, length)`` with half-window overlap."""
+    if window >= length:
+        return np.array([length / 2.0])
+    count = math.ceil((length - window) / (window / 2)) + 1
+    return np.linspace(window / 2, length - window / 2, count)
 
 
 def hann_window(size: int) -> torch.Tensor:
@@ -73,6 +87,7 @@ class CKDTracker:
         self.mean = torch.tensor(INPUT_MEAN, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(INPUT_STD, device=self.device).view(1, 3, 1, 1)
         self.state: list[float] | None = None
+        self.confident_size: tuple[float, float] | None = None
         self.frame_size: tuple[int, int] | None = None
         self.last_step_seconds = dict.fromkeys(TIMED_STEPS, 0.0)
 
@@ -125,6 +140,7 @@ class CKDTracker:
         self.template_mask = (center_template_mask(self.config, 1, self.device) if self.config.model.ce_layers
                               else None)
         self.state = box
+        self.confident_size = (box[2], box[3])
 
     @torch.inference_mode()
     def predict(self, search_rgb: torch.Tensor, search_tir: torch.Tensor) -> dict:
@@ -133,16 +149,13 @@ class CKDTracker:
             out = self.network(self.template_rgb, self.template_tir, search_rgb, search_tir, self.template_mask)
         return {k: out[k].float().to(self.device) for k in ("score_map", "size_map", "offset_map")}
 
-    def update(self, rgb: np.ndarray, tir: np.ndarray) -> TrackResult:
-        """Locate the target in the next frame pair."""
-        if self.state is None:
-            raise RuntimeError("call init() before update()")
-        rgb, tir = self._check_pair(rgb, tir)
-        height, width = rgb.shape[:2]
+    def _search(self, rgb: np.ndarray, tir: np.ndarray, around) -> tuple[list[float], float]:
+        """Look for the target in the search window centred on box ``around``: the image box
+        found and the network's score there; each step's time is added to ``last_step_seconds``."""
         started = time.perf_counter()
         crop = self.crop
-        patch_rgb, resize_factor = sample_crop(rgb, self.state, crop.search_factor, crop.search_size)
-        patch_tir, _ = sample_crop(tir, self.state, crop.search_factor, crop.search_size)
+        patch_rgb, resize_factor = sample_crop(rgb, around, crop.search_factor, crop.search_size)
+        patch_tir, _ = sample_crop(tir, around, crop.search_factor, crop.search_size)
         cropped = time.perf_counter()
         search_rgb, search_tir = self._to_tensor(patch_rgb), self._to_tensor(patch_tir)
         normalized = time.perf_counter()
@@ -154,9 +167,37 @@ class CKDTracker:
         box = decode_boxes(response, maps["size_map"], maps["offset_map"])[0]
         score = maps["score_map"].flatten()[response.flatten().argmax()]
         *pred, score = torch.cat([box * crop.search_size, score.view(1)]).tolist()  # one device-to-host copy
-        mapped = box_from_crop(pred, self.state, resize_factor, crop.search_size)
-        self.state = clip_box(mapped, (width, height), margin=self.config.tracker.clip_margin)
-        finished = time.perf_counter()
-        marks = [started, cropped, normalized, forwarded, finished]
-        self.last_step_seconds = {step: end - begin for step, begin, end in zip(TIMED_STEPS, marks, marks[1:])}
+        mapped = box_from_crop(pred, around, resize_factor, crop.search_size)
+        marks = [started, cropped, normalized, forwarded, time.perf_counter()]
+        for step, begin, end in zip(TIMED_STEPS, marks, marks[1:]):
+            self.last_step_seconds[step] += end - begin
+        return mapped, score
+
+    def _redetect(self, rgb: np.ndarray, tir: np.ndarray) -> tuple[list[float], float]:
+        """Search the whole frame: windows of the size used at the last confident target size,
+        overlapping by half, so every point lies near some window's centre; the best one."""
+        width, height = self.confident_size
+        side = CropWindow.around((0.0, 0.0, width, height), self.crop.search_factor).size
+        frame_height, frame_width = rgb.shape[:2]
+        candidates = [self._search(rgb, tir, [cx - width / 2, cy - height / 2, width, height])
+                      for cy in tile_centers(frame_height, side) for cx in tile_centers(frame_width, side)]
+        return max(candidates, key=lambda candidate: candidate[1])
+
+    def update(self, rgb: np.ndarray, tir: np.ndarray) -> TrackResult:
+        """Locate the target in the next frame pair; below ``tracker.redetect_threshold`` the
+        whole frame is searched too and the better of the two is kept."""
+        if self.state is None:
+            raise RuntimeError("call init() before update()")
+        rgb, tir = self._check_pair(rgb, tir)
+        height, width = rgb.shape[:2]
+        self.last_step_seconds = dict.fromkeys(TIMED_STEPS, 0.0)
+        box, score = self._search(rgb, tir, self.state)
+        threshold = self.config.tracker.redetect_threshold
+        if score < threshold:
+            box, score = max((box, score), self._redetect(rgb, tir), key=lambda candidate: candidate[1])
+        if score >= threshold:
+            self.confident_size = (box[2], box[3])
+        started = time.perf_counter()
+        self.state = clip_box(box, (width, height), margin=self.config.tracker.clip_margin)
+        self.last_step_seconds["postprocess"] += time.perf_counter() - started
         return TrackResult(list(self.state), score)
