@@ -33,7 +33,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_torch_save(obj, path: str | Path) -> None:
+    """``torch.save`` through an open file: given a path, torch names the archive inside after
+    the (random) temporary file, so the same weights would get a different sha256 each time."""
     import torch
 
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        torch.save(obj, handle)

@@ -74,7 +74,7 @@ def test_yaml_1_1_exponents_load_as_floats(tmp_path):
 def test_bundled_configs_load_check_and_round_trip(capsys):
     assert main(["config"]) == 0
     names = capsys.readouterr().out.split()
-    assert {"ckd_vitb", "ckd_vitb_mce", "tiny_synthetic"} <= set(names)
+    assert {"ckd_vitb", "ckd_vitb_mce", "ckd_small_cpu"} <= set(names)
     for name in names:
         config = load_config(name)
         assert isinstance(config, Config) and config.name == name

@@ -22,6 +22,7 @@ from ckdtrack.tracking.tracker import hann_window
 from conftest import tiny_config, write_sequence
 
 TNO = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "tno_fel"
+DEMO_MODEL = Path(__file__).resolve().parents[1] / "ckdtrack" / "assets" / "ckd_small_rgbt.pth"
 
 
 def run_cli(*args):
@@ -232,3 +233,31 @@ def test_prefetched_keeps_order_reraises_and_stops_early():
     next(stream)
     stream.close()
     assert closed.wait(5) and not any(t.name == "frame-prefetch" for t in threading.enumerate())
+
+
+def test_redetection_follows_a_jump_across_the_frame():
+    """The bundled small model: a warm target that jumps far outside the search window is found
+    again by the whole-frame search (its config's tracker.redetect_threshold), and lost without."""
+    import dataclasses
+
+    def frame(x, y, rng):
+        rgb = rng.integers(60, 90, (240, 320, 3), dtype=np.uint8)
+        tir = rng.integers(40, 60, (240, 320, 3), dtype=np.uint8)
+        tir[y:y + 30, x:x + 12] = 230
+        rgb[y:y + 30, x:x + 12] = (150, 60, 40)
+        return rgb, tir
+
+    def track(threshold=None):
+        tracker = CKDTracker.from_weights(DEMO_MODEL)
+        if threshold is not None:
+            config = tracker.config
+            tracker.config = dataclasses.replace(
+                config, tracker=dataclasses.replace(config.tracker, redetect_threshold=threshold))
+        rng = np.random.default_rng(0)
+        tracker.init(*frame(40, 40, rng), (40, 40, 12, 30))
+        return [tracker.update(*frame(*((41 + i, 40) if i < 5 else (250 + i, 180)), rng)) for i in range(1, 10)]
+
+    assert CKDTracker.from_weights(DEMO_MODEL).config.tracker.redetect_threshold > 0
+    for result in track()[4:]:
+        assert abs(result.box[0] - 255) < 10 and abs(result.box[1] - 180) < 10 and result.score > 0.5
+    assert all(abs(result.box[1] - 180) > 100 for result in track(threshold=0.0)[4:])

@@ -1,4 +1,4 @@
-"""``ckdtrack synth``: write synthetic RGB-T sequences in the LasHeR layout."""
+"""``ckdtrack synth``: write generated RGB-T sequences (synthetic or real imagery) in the LasHeR layout."""
 
 from __future__ import annotations
 
@@ -6,18 +6,25 @@ import argparse
 import time
 
 from ..errors import InputError
+from .real_pairs import write_real_pairs_dataset
 from .synth import write_synthetic_dataset
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "synth",
-        help="write synthetic RGB-T sequences (LasHeR layout) for tests, the demo and CPU training",
-        description="Write synthetic RGB-T sequences in the LasHeR layout (visible/, infrared/, init.txt, "
+        help="write generated RGB-T sequences (LasHeR layout) for tests, the demo and CPU training",
+        description="Write generated RGB-T sequences in the LasHeR layout (visible/, infrared/, init.txt, "
         "visible.txt, infrared.txt) plus train.txt/test.txt split lists. Deterministic per seed. "
+        "--source synthetic draws textured blobs; --source real-pairs moves real objects cut from "
+        "registered RGB-T still pairs (--pairs DIR) over real backgrounds. "
         "Open them with open_benchmark('lasher', root=OUT_DIR, split='train').",
     )
     parser.add_argument("out_dir", metavar="OUT_DIR", help="folder to write the sequences into")
+    parser.add_argument("--source", choices=("synthetic", "real-pairs"), default="synthetic",
+                        help="synthetic blobs (default) or real objects from registered still pairs")
+    parser.add_argument("--pairs", metavar="DIR",
+                        help="with --source real-pairs: folder of <set>/visible + <set>/infrared pairs")
     parser.add_argument("--sequences", type=int, default=8, help="number of sequences (default 8)")
     parser.add_argument("--frames", type=int, default=60, help="frames per sequence (default 60)")
     parser.add_argument("--size", type=_parse_size, default=(320, 256), help="frame size WxH (default 320x256)")
@@ -32,13 +39,19 @@ def register(subparsers) -> None:
 def run_synth(args: argparse.Namespace) -> int:
     if not 1 <= args.jpeg_quality <= 100:
         raise InputError(f"--jpeg-quality must be in 1..100, got {args.jpeg_quality}")
+    if args.source == "real-pairs" and not args.pairs:
+        raise InputError("--source real-pairs needs --pairs DIR (a folder of registered RGB-T still pairs)")
+    if args.pairs and args.source != "real-pairs":
+        raise InputError("--pairs is only used with --source real-pairs")
     start = time.perf_counter()
-    names = write_synthetic_dataset(
-        args.out_dir, sequences=args.sequences, frames=args.frames, size=args.size, seed=args.seed,
-        test_fraction=args.test_fraction, jpeg_quality=args.jpeg_quality, workers=args.workers,
-    )
+    common = dict(sequences=args.sequences, frames=args.frames, size=args.size, seed=args.seed,
+                  test_fraction=args.test_fraction, jpeg_quality=args.jpeg_quality, workers=args.workers)
+    if args.source == "real-pairs":
+        names = write_real_pairs_dataset(args.out_dir, args.pairs, **common)
+    else:
+        names = write_synthetic_dataset(args.out_dir, **common)
     elapsed = time.perf_counter() - start
-    print(f"wrote {len(names)} sequences x {args.frames} frames ({args.size[0]}x{args.size[1]}) "
+    print(f"wrote {len(names)} sequences ({args.source}) x {args.frames} frames ({args.size[0]}x{args.size[1]}) "
           f"to {args.out_dir} in {elapsed:.1f} s")
     return 0
 

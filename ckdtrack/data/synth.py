@@ -17,13 +17,16 @@ from __future__ import annotations
 import json
 import math
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..io import atomic_write_text
 
 # (visible name, thermal name, first number): LasHeR mixes these, readers must pair by sorted order.
 FRAME_NAME_SCHEMES = (
@@ -181,33 +184,64 @@ def write_synthetic_dataset(
     describing the parameters and, per sequence, the dark, crossover and occluded frames.
     Returns the sequence names.
     """
+    width, height = size
+    return write_rendered_dataset(
+        out_dir, lambda index: build_scene(index, frames, width, height, seed), sequences,
+        {"source": "synthetic", "seed": seed, "frames": frames, "width": width, "height": height},
+        test_fraction=test_fraction, jpeg_quality=jpeg_quality, workers=workers,
+    )
+
+
+def write_rendered_dataset(
+    out_dir: str | Path,
+    build: Callable[[int], "RenderedScene"],
+    sequences: int,
+    manifest: dict,
+    test_fraction: float = 0.25,
+    jpeg_quality: int = 90,
+    workers: int = 2,
+) -> list[str]:
+    """Render ``build(0..sequences-1)`` into ``out_dir`` in the LasHeR layout (see
+    :func:`write_synthetic_dataset`); the last ``test_fraction`` of them are listed in ``test.txt``.
+    ``manifest`` (the generator's parameters) goes to ``synth.json`` with per-sequence events."""
     if sequences < 1:
         raise InputError(f"--sequences must be at least 1, got {sequences}")
     if not 0 <= test_fraction <= 1:
         raise InputError(f"test fraction must be in [0, 1], got {test_fraction}")
-    width, height = size
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    manifest = {"seed": seed, "frames": frames, "width": width, "height": height, "sequences": {}}
+
     def write_one(index: int) -> tuple[str, dict]:
-        scene = build_scene(index, frames, width, height, seed)
+        scene = build(index)
         return scene.name, _write_sequence(scene, out / scene.name, jpeg_quality)
 
     # numpy and OpenCV release the GIL, so threads overlap well; results do not depend on them.
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         written = list(pool.map(write_one, range(sequences)))
     names = [name for name, _ in written]
-    manifest["sequences"] = dict(written)
     if test_fraction == 1:
         n_test = sequences
     elif sequences == 1 or test_fraction == 0:
         n_test = 0
     else:
         n_test = max(1, round(sequences * test_fraction))
-    (out / "train.txt").write_text("".join(f"{n}\n" for n in names[: sequences - n_test]))
-    (out / "test.txt").write_text("".join(f"{n}\n" for n in names[sequences - n_test:]))
-    (out / "synth.json").write_text(json.dumps(manifest, indent=1))
+    atomic_write_text(out / "train.txt", "".join(f"{n}\n" for n in names[: sequences - n_test]))
+    atomic_write_text(out / "test.txt", "".join(f"{n}\n" for n in names[sequences - n_test:]))
+    atomic_write_text(out / "synth.json", json.dumps({**manifest, "sequences": dict(written)}, indent=1))
     return names
+
+
+class RenderedScene(Protocol):
+    """What :func:`write_rendered_dataset` needs of a generated sequence."""
+
+    name: str
+    index: int
+    frames: int
+    events: dict[str, list[int]]
+
+    def render(self, t: int) -> tuple[np.ndarray, np.ndarray, float]: ...
+
+    def ground_truth(self, visible_fractions: list[float]) -> np.ndarray: ...
 
 
 def _write_sequence(scene: SyntheticScene, folder: Path, jpeg_quality: int) -> dict:
@@ -224,7 +258,7 @@ def _write_sequence(scene: SyntheticScene, folder: Path, jpeg_quality: int) -> d
     boxes = scene.ground_truth(fractions)
     text = "".join(f"{x},{y},{w},{h}\n" for x, y, w, h in boxes)
     for name in ("init.txt", "visible.txt", "infrared.txt"):
-        (folder / name).write_text(text)
+        atomic_write_text(folder / name, text)
     occluded = [t for t, f in enumerate(fractions) if f < 0.5]
     return {**scene.events, "occluded": occluded, "names": [visible_name, thermal_name]}
 

@@ -7,8 +7,13 @@ Three layouts are recognised from their keys:
   the fused head too, with the first convolution of its three branches duplicated along the
   input channels (RGB half and TIR half start equal). DropTrack's temporal embeddings are
   added to its position embeddings, which are resized to the template and search grids;
-- an MAE ImageNet ViT (``{'model': ...}`` with ``blocks.*``): every ViT starts from it, the
-  template and search position embeddings are the pretrained grid resized; heads stay random;
+- an ImageNet ViT encoder: MAE pretraining (``{'model': ...}`` with ``blocks.*``, decoder and
+  mask token dropped) or a timm-layout classifier such as DeiT-Tiny/Small (``head.*``; the
+  distilled variants' ``dist_token``/``head_dist.*`` too). Every ViT starts from it: the
+  template and search position embeddings are the pretrained patch grid (after the class and
+  distillation tokens) resized; a deeper encoder gives its first ``model.depth`` blocks (a
+  12-block DeiT-Tiny initialises a 4- or 6-block student); a fine-tuned MAE's ``fc_norm``
+  stands in for a missing final ``norm``; heads stay random;
 - a CKD checkpoint (``rgb_branch.*`` ...; a published or exported model, or a training
   checkpoint of this package): loaded as is, teachers dropped when the model has none.
 """
@@ -61,9 +66,8 @@ def tracker_backbone(state: dict, model: CKD, path) -> dict:
     for key in ("pos_embed_z", "pos_embed_x"):
         if key not in backbone:
             raise InputError(f"{path}: tracker checkpoint has no backbone.{key}")
-    shape = model.shape
-    template = resize_grid_embedding(backbone["pos_embed_z"], shape.template_grid, path)
-    search = resize_grid_embedding(backbone["pos_embed_x"], shape.feat_size, path)
+    template = resize_grid_embedding(backbone["pos_embed_z"], model.config.template_grid, path)
+    search = resize_grid_embedding(backbone["pos_embed_x"], model.config.search_grid, path)
     if "temporal_pos_embed_z" in backbone:
         template = template + backbone["temporal_pos_embed_z"]
         search = search + backbone["temporal_pos_embed_x"]
@@ -73,13 +77,31 @@ def tracker_backbone(state: dict, model: CKD, path) -> dict:
     return _complete_vit(backbone, model.rgb_branch.state_dict())
 
 
-def mae_backbone(state: dict, model: CKD, path) -> dict:
-    """One ViT's state from an MAE encoder; decoder and mask token are dropped."""
-    vit = {k: v for k, v in state.items() if not k.startswith("decoder") and k != "mask_token"}
-    patch_grid = vit["pos_embed"][:, 1:]
-    vit["pos_embed_z"] = resize_grid_embedding(patch_grid, model.shape.template_grid, path)
-    vit["pos_embed_x"] = resize_grid_embedding(patch_grid, model.shape.feat_size, path)
-    return _complete_vit(vit, model.rgb_branch.state_dict())
+def imagenet_backbone(state: dict, model: CKD, path) -> dict:
+    """One ViT's state from an ImageNet ViT encoder (MAE or timm/DeiT layout)."""
+    config = model.config.model
+    vit = {k.removeprefix("module."): v for k, v in state.items()}
+    if "patch_embed.proj.weight" not in vit:
+        raise InputError(f"{path}: ViT checkpoint has no patch_embed.proj.weight")
+    dim, _, patch, _ = vit["patch_embed.proj.weight"].shape
+    if dim != config.embed_dim or patch != config.patch_size:
+        raise InputError(f"{path}: a {dim}-d ViT with {patch}-px patches cannot initialise this "
+                         f"{config.embed_dim}-d, {config.patch_size}-px model (set model.embed_dim, "
+                         f"num_heads and patch_size to the checkpoint's)")
+    depth = 1 + max(int(k.split(".")[1]) for k in vit if k.startswith("blocks."))
+    if depth < config.depth:
+        raise InputError(f"{path}: the checkpoint has {depth} blocks, the model {config.depth}")
+    prefix_tokens = 2 if "dist_token" in vit else 1
+    dropped = ("decoder", "mask_token", "head.", "head_dist.", "dist_token", "pre_logits.", "fc_norm.")
+    kept = {k: v for k, v in vit.items()
+            if not k.startswith(dropped) and not (k.startswith("blocks.") and int(k.split(".")[1]) >= config.depth)}
+    if "norm.weight" not in kept and "fc_norm.weight" in vit:
+        kept["norm.weight"], kept["norm.bias"] = vit["fc_norm.weight"], vit["fc_norm.bias"]
+    grid = vit["pos_embed"][:, prefix_tokens:]
+    kept["pos_embed"] = torch.cat([vit["pos_embed"][:, :1], grid], dim=1)
+    kept["pos_embed_z"] = resize_grid_embedding(grid, model.config.template_grid, path)
+    kept["pos_embed_x"] = resize_grid_embedding(grid, model.config.search_grid, path)
+    return _complete_vit(kept, model.rgb_branch.state_dict())
 
 
 def fused_head(head: dict) -> dict:
@@ -96,8 +118,9 @@ def _layout(state: dict) -> str:
         return "ckd"
     if any(k.startswith(TRACKER_PREFIX) for k in state):
         return "tracker"
-    if "pos_embed" in state and any(k.startswith("blocks.") for k in state):
-        return "mae"
+    if any(k.removeprefix("module.") == "pos_embed" for k in state) and any(".blocks." in f".{k}" for k in state):
+        timm_classifier = any(k.removeprefix("module.").startswith(("head.", "dist_token")) for k in state)
+        return "deit" if timm_classifier else "mae"
     return "unknown"
 
 
@@ -118,12 +141,12 @@ def initial_state_dict(model: CKD, path: str | Path, sha256: str | None = None) 
         teacher_heads = TEACHER_HEADS if model.with_teachers else ()
         for name in teacher_heads:
             full.update(_prefixed(name, head))
-    elif layout == "mae":
-        vit = mae_backbone(state, model, path)
+    elif layout in ("mae", "deit"):
+        vit = imagenet_backbone(state, model, path)
         full = {k: v for k, v in current.items() if k.split(".")[0] not in VIT_BRANCHES}
     else:
         raise InputError(f"{path}: unrecognised checkpoint layout (expected CKD rgb_branch.*, "
-                         f"tracker backbone.*/box_head.* or MAE blocks.* keys)")
+                         f"tracker backbone.*/box_head.*, or ViT pos_embed + blocks.* keys as in MAE/DeiT)")
     branches = VIT_BRANCHES if model.with_teachers else VIT_BRANCHES[:2]
     for name in branches:
         full.update(_prefixed(name, vit))

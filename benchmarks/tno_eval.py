@@ -1,0 +1,138 @@
+"""Score trackers on the three annotated real TNO RGB-T clips, next to two classical baselines.
+
+Every tracker starts from each clip's first annotated box and its results are scored with the
+``ckdtrack eval`` machinery (LasHeR protocol) against the shipped annotations: per clip the
+success (share of frames with IoU > 0.5), the precision (centre error <= 20 px) and the SR (area
+under the success curve). Trackers:
+
+- ``ncc``: normalised cross-correlation template matching of the first frame's thermal patch
+  over the whole thermal frame (OpenCV ``matchTemplate``, ``TM_CCOEFF_NORMED``), fixed box size;
+- ``mil``: OpenCV's MIL tracker (ships with opencv-python-headless without model files; its
+  other trackers there, DaSiamRPN, Nano and Vit, need downloaded networks) on the thermal frame;
+- ``static-box``: the first box, repeated;
+- each ``--weights`` CKD model as its stored config sets it (``ckd-...``; the bundled model
+  re-detects after loss, ``tracker.redetect_threshold``) and with re-detection off
+  (``...-local``).
+
+The clips are test material: nothing is trained or tuned on them.
+
+    python benchmarks/tno_eval.py --weights ckdtrack/assets/ckd_small_rgbt.pth --out runs/tno_eval
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ckdtrack.data.benchmarks import open_benchmark
+from ckdtrack.demo import clip_scores, format_clip_table, static_box_results, write_tno_benchmark
+from ckdtrack.evaluation import evaluate_trackers
+from ckdtrack.io import atomic_write_text
+from ckdtrack.models import load_model
+from ckdtrack.tracking.benchmark import save_result, track_sequence
+from ckdtrack.tracking.runner import format_boxes
+from ckdtrack.tracking.tracker import CKDTracker
+
+
+def ncc_track(sequence) -> np.ndarray:
+    """Boxes of whole-frame thermal template matching with the first frame's patch."""
+    x, y, w, h = (int(round(v)) for v in sequence.boxes[0])
+    thermal = [cv2.cvtColor(sequence.frame_pair(i)[1], cv2.COLOR_RGB2GRAY) for i in range(len(sequence))]
+    template = thermal[0][y:y + h, x:x + w]
+    boxes = [[x, y, w, h]]
+    for frame in thermal[1:]:
+        response = cv2.matchTemplate(frame, template, cv2.TM_CCOEFF_NORMED)
+        _, _, _, (bx, by) = cv2.minMaxLoc(response)
+        boxes.append([bx, by, w, h])
+    return np.asarray(boxes, dtype=np.float64)
+
+
+def mil_track(sequence) -> np.ndarray:
+    """Boxes of OpenCV's MIL tracker on the thermal frames; a failed update keeps the last box."""
+    tracker = cv2.TrackerMIL_create()
+    first = sequence.frame_pair(0)[1][:, :, ::-1].copy()
+    box = tuple(int(round(v)) for v in sequence.boxes[0])
+    tracker.init(first, box)
+    boxes = [list(box)]
+    for index in range(1, len(sequence)):
+        ok, found = tracker.update(sequence.frame_pair(index)[1][:, :, ::-1].copy())
+        boxes.append(list(found) if ok else boxes[-1])
+    return np.asarray(boxes, dtype=np.float64)
+
+
+def run_classical(track, data: Path, out: Path) -> float:
+    """Track every clip with ``track``; returns the frames per second (decode included)."""
+    out.mkdir(parents=True, exist_ok=True)
+    frames, seconds = 0, 0.0
+    for sequence in open_benchmark("lasher", data, split="test"):
+        started = time.perf_counter()
+        boxes = track(sequence)
+        seconds += time.perf_counter() - started
+        frames += len(sequence) - 1
+        atomic_write_text(out / f"{sequence.name}.txt", format_boxes(boxes))
+    return frames / seconds
+
+
+def with_redetection(weights: Path, threshold: float | None = None) -> CKDTracker:
+    """The tracker of ``weights`` with its stored config, or with ``threshold`` for re-detection (0: off)."""
+    model, config = load_model(weights)
+    if threshold is not None:
+        config = dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, redetect_threshold=threshold))
+    return CKDTracker(model, config)
+
+
+def run_ckd(tracker: CKDTracker, data: Path, out: Path, videos: Path | None) -> float:
+    frames, seconds = 0, 0.0
+    for sequence in open_benchmark("lasher", data, split="test"):
+        timing = save_result(out, track_sequence(tracker, sequence, videos=videos), int_boxes=False)
+        frames, seconds = frames + timing.tracked_frames, seconds + timing.seconds
+    return frames / seconds
+
+
+def evaluate_tno(work: Path, models: dict[str, Path], threads: int = 2, videos: bool = False) -> dict:
+    """Track and score the clips with the baselines and ``models`` (name -> weights); returns
+    ``{"rows": per clip and tracker, "fps": per tracker, "table": markdown}``."""
+    torch.set_num_threads(threads)
+    work = Path(work)
+    data = write_tno_benchmark(work / "data")
+    results = work / "results"
+    shutil.rmtree(results, ignore_errors=True)
+    fps = {"ncc": run_classical(ncc_track, data, results / "ncc"),
+           "mil": run_classical(mil_track, data, results / "mil")}
+    static_box_results(data, results / "static-box")
+    for name, weights in models.items():
+        fps[name] = run_ckd(with_redetection(weights), data, results / name, work / "videos" / name if videos else None)
+        fps[f"{name}-local"] = run_ckd(with_redetection(weights, 0.0), data, results / f"{name}-local", None)
+    names = list(models) + [f"{n}-local" for n in models] + ["ncc", "mil", "static-box"]
+    evaluation = evaluate_trackers("lasher", [results / n for n in names], names=names, gt=data)
+    rows = clip_scores(evaluation, data)
+    for row in rows:
+        row["fps"] = fps.get(row["tracker"], float("nan"))
+    return {"rows": rows, "fps": fps, "table": format_clip_table(rows)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", nargs="*", default=[], help="CKD inference weights to score")
+    parser.add_argument("--out", default="runs/tno_eval")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--videos", action="store_true", help="also write side-by-side videos of the CKD runs")
+    args = parser.parse_args()
+    models = {f"ckd-{Path(w).stem}": Path(w) for w in args.weights}
+    report = evaluate_tno(Path(args.out), models, args.threads, args.videos)
+    atomic_write_text(Path(args.out) / "scores.json", json.dumps(report, indent=1))
+    print(report["table"])
+    print("\nend-to-end FPS (decode included, 2 threads, shared CPU): "
+          + ", ".join(f"{name} {value:.0f}" for name, value in report["fps"].items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""The real-imagery sequence generator: object cut-out, determinism, geometry, nuisances, CLI, training."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from ckdtrack.cli import main
+from ckdtrack.config import Config, CropConfig, DatasetEntry, ModelConfig, TrainConfig
+from ckdtrack.data.benchmarks import open_benchmark
+from ckdtrack.data.real_pairs import ObjectBank, build_real_scene, load_pairs, write_real_pairs_dataset
+from ckdtrack.data.synth import write_synthetic_dataset
+from ckdtrack.errors import InputError
+
+
+def make_pairs(root, count: int = 3, size=(200, 150)) -> None:
+    """Registered still pairs: textured visible images; thermal with warm upright 'people'."""
+    width, height = size
+    for set_name in ("day", "night"):
+        for sub in ("visible", "infrared"):
+            (root / set_name / sub).mkdir(parents=True)
+        for index in range(count):
+            rng = np.random.default_rng((len(set_name), index))
+            visible = cv2.resize(rng.integers(0, 255, (height // 8, width // 8, 3), dtype=np.uint8), size)
+            thermal = cv2.GaussianBlur(rng.integers(60, 100, (height, width), dtype=np.uint8), (0, 0), 3)
+            for person in range(2):
+                x, y = 30 + 90 * person + 5 * index, 40 + 10 * index
+                cv2.rectangle(thermal, (x, y), (x + 10, y + 26), 220, -1)
+                cv2.rectangle(visible, (x, y), (x + 10, y + 26), (30, 60, 200), -1)
+            cv2.imwrite(str(root / set_name / "visible" / f"{index:03d}.png"), visible)
+            cv2.imwrite(str(root / set_name / "infrared" / f"{index:03d}.png"), thermal)
+
+
+@pytest.fixture(scope="module")
+def pairs_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pairs")
+    make_pairs(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def bank(pairs_root):
+    return ObjectBank.build(pairs_root, seed=0)
+
+
+def test_warm_objects_are_cut_where_the_thermal_image_stands_out(pairs_root, bank):
+    assert len(load_pairs(pairs_root)) == 6
+    assert len(bank.warm) == 12  # two people in each of the six pairs
+    for cutout in bank.warm:
+        height, width = cutout.alpha.shape
+        assert 24 <= height <= 32 and 8 <= width <= 16
+        assert cutout.heat[cutout.alpha > 0.9].mean() > 0.15  # far warmer than its surroundings
+        assert cutout.visible.shape == (height, width, 3)
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path, pairs_root):
+    def written(folder, seed):
+        write_real_pairs_dataset(folder, pairs_root, sequences=3, frames=12, size=(128, 96), seed=seed, workers=2)
+        return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    first, again, other = written(tmp_path / "a", 5), written(tmp_path / "b", 5), written(tmp_path / "c", 6)
+    assert first == again
+    assert first != other
+    manifest = json.loads((tmp_path / "a" / "synth.json").read_text())
+    assert manifest["source"] == "real-pairs" and manifest["seed"] == 5 and len(manifest["sequences"]) == 3
+    sequences = open_benchmark("lasher", tmp_path / "a", split="all")
+    assert [len(s) for s in sequences] == [12, 12, 12]
+
+
+def test_target_is_drawn_inside_its_box_in_both_modalities(bank):
+    for index in range(6):
+        scene = build_real_scene(bank, index, 30, 160, 120, seed=3)
+        alone = dataclasses.replace(scene, objects=scene.objects[:1], occluder=None, thermal_offset=(0.0, 0.0))
+        empty = dataclasses.replace(alone, objects=[])
+        visible, thermal, fraction = alone.render(0)
+        background_visible, background_thermal, _ = empty.render(0)
+        x, y, w, h = alone.ground_truth([fraction] * 30)[0]
+        assert fraction > 0.9 and w > 0 and h > 0
+        inside = np.zeros(thermal.shape, bool)
+        inside[y:y + h, x:x + w] = True
+        changed_visible = (visible != background_visible).any(axis=2)
+        changed_thermal = thermal != background_thermal
+        assert changed_visible.any() and changed_thermal.any()
+        assert not (changed_visible & ~inside).any() and not (changed_thermal & ~inside).any()
+
+
+def test_registration_offset_moves_only_the_thermal_image(bank):
+    scene = build_real_scene(bank, 0, 30, 160, 120, seed=3)
+    alone = dataclasses.replace(scene, objects=scene.objects[:1], occluder=None, thermal_offset=(0.0, 0.0))
+    shifted = dataclasses.replace(alone, thermal_offset=(3.0, 0.0))
+    visible, thermal, _ = alone.render(0)
+    shifted_visible, shifted_thermal, _ = shifted.render(0)
+    np.testing.assert_array_equal(visible, shifted_visible)
+    columns = np.flatnonzero(np.abs(thermal.astype(int) - np.median(thermal)).max(axis=0) > 60)
+    shifted_columns = np.flatnonzero(np.abs(shifted_thermal.astype(int) - np.median(thermal)).max(axis=0) > 60)
+    assert shifted_columns.min() - columns.min() == 3
+
+
+def test_nuisances_and_small_targets_occur(bank):
+    scenes = [build_real_scene(bank, index, 60, 360, 270, seed=11) for index in range(40)]
+    events = {name for scene in scenes for name in scene.events}
+    assert {"dark", "overexposed", "crossover", "blur"} <= events
+    assert any(s.grayscale for s in scenes) and any(s.thermal_offset != (0.0, 0.0) for s in scenes)
+    assert any(s.occluder is not None for s in scenes) and any(len(s.objects) > 1 for s in scenes)
+    heights = [s.objects[0].boxes[0, 3] for s in scenes]
+    assert min(heights) <= 20  # as small as a TNO person on a 360x270 frame
+    gray = next(s for s in scenes if s.grayscale)
+    visible, _, _ = gray.render(5)
+    assert (visible[:, :, 0] == visible[:, :, 1]).all() and (visible[:, :, 1] == visible[:, :, 2]).all()
+    crossing = next(s for s in scenes if "crossover" in s.events)
+    faded = crossing.events["crossover"][len(crossing.events["crossover"]) // 2]
+    assert crossing.crossover[faded] == 1.0 and crossing.crossover[0] == 0.0
+
+
+def test_cli_writes_real_pairs_and_reports_bad_input(tmp_path, pairs_root, capsys):
+    out = tmp_path / "real"
+    assert main(["synth", str(out), "--source", "real-pairs", "--pairs", str(pairs_root),
+                 "--sequences", "2", "--frames", "6", "--size", "128x96"]) == 0
+    assert (out / "train.txt").read_text().splitlines() + (out / "test.txt").read_text().splitlines() == [
+        "real_000", "real_001"]
+    assert main(["synth", str(tmp_path / "x"), "--source", "real-pairs"]) == 2
+    assert "--pairs DIR" in capsys.readouterr().err
+    assert main(["synth", str(tmp_path / "y"), "--source", "real-pairs", "--pairs", str(tmp_path / "nothing")]) == 2
+    assert "nothing: real image pair folder not found" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    (broken / "s" / "visible").mkdir(parents=True)
+    (broken / "s" / "infrared").mkdir()
+    cv2.imwrite(str(broken / "s" / "visible" / "a.png"), np.zeros((20, 20, 3), np.uint8))
+    with pytest.raises(InputError, match="a.png: no registered thermal image"):
+        load_pairs(broken)
+
+
+def test_a_few_training_steps_on_mixed_real_and_synthetic_sequences(tmp_path, pairs_root):
+    from ckdtrack.training import train
+
+    write_real_pairs_dataset(tmp_path / "real", pairs_root, sequences=4, frames=10, size=(128, 96), seed=1)
+    write_synthetic_dataset(tmp_path / "synth", sequences=2, frames=10, size=(128, 96), seed=1)
+    config = Config(
+        name="micro", model=ModelConfig(embed_dim=32, depth=2, num_heads=2, head_channels=16),
+        crop=CropConfig(template_size=32, search_size=64),
+        train=TrainConfig(stage="distill", epochs=1, samples_per_epoch=16, val_samples=4, batch_size=4, num_workers=0,
+                          device="cpu", lr_head=1e-3, lr_backbone=1e-3, max_sample_interval=5, log_interval=1,
+                          datasets=(DatasetEntry("real_pairs", "train", 3), DatasetEntry("synthetic", "train", 1)),
+                          val_datasets=(DatasetEntry("real_pairs", "test", 1),)),
+    )
+    history = train(config, tmp_path / "run", {"real_pairs": str(tmp_path / "real"), "synthetic": str(tmp_path / "synth")},
+                    progress=False)
+    assert len(history) == 1 and np.isfinite(history[0]["train/Loss/objective"])
+    assert np.isfinite(history[0]["val/Loss/objective"]) and (tmp_path / "run" / "checkpoint.pt").is_file()
