@@ -37,7 +37,7 @@ from ckdtrack.demo import clip_scores, format_clip_table, static_box_results, wr
 from ckdtrack.evaluation import evaluate_trackers
 from ckdtrack.io import atomic_write_text
 from ckdtrack.models import load_model
-from ckdtrack.tracking.benchmark import save_result, track_sequence
+from ckdtrack.tracking.test_runner import save_result, track_sequence
 from ckdtrack.tracking.runner import format_boxes
 from ckdtrack.tracking.tracker import CKDTracker
 

@@ -131,7 +131,7 @@ def mean_success(rows: list[dict], tracker: str) -> float:
 def track_tno(out: Path, weights: Path) -> dict:
     """Track the three clips (re-detection as the bundled config sets it), score them; videos
     in ``out/videos/tno``."""
-    from .tracking.benchmark import TrackerSpec, run_benchmark
+    from .tracking.test_runner import TrackerSpec, run_benchmark
 
     data = write_tno_benchmark(out / "tno_data")
     results = out / "results" / "tno"
@@ -163,7 +163,7 @@ def synthetic_data(out: Path, sequences: int, frames: int) -> Path:
 
 
 def run_demo(out: str | Path, sequences: int = 4, frames: int = 60, workers: int = 1) -> dict:
-    from .tracking.benchmark import TrackerSpec, run_benchmark
+    from .tracking.test_runner import TrackerSpec, run_benchmark
 
     out = Path(out)
     weights = demo_weights()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ckdtrack.data.synth import write_synthetic_dataset
-from ckdtrack.tracking.benchmark import SequencesFailed
+from ckdtrack.tracking.test_runner import SequencesFailed
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")]
 

@@ -111,7 +111,7 @@ def register(subparsers) -> None:
 def run_test(args: argparse.Namespace) -> int:
     import sys
 
-    from .benchmark import SequencesFailed, TrackerSpec, default_threads, format_summary, parse_devices, \
+    from .test_runner import SequencesFailed, TrackerSpec, default_threads, format_summary, parse_devices, \
         run_benchmark
 
     if args.workers < 1:

@@ -1,4 +1,4 @@
-"""``ckdtrack test``: run the tracker over every sequence of a benchmark, resumably.
+"""The test runner behind ``ckdtrack test``: the tracker over every sequence of a benchmark, resumably.
 
 One result file per sequence (``<seq>.txt``, x,y,w,h per frame, frame 1 = the ground truth)
 plus ``<seq>_time.txt`` (seconds per frame), each written atomically by the main process when

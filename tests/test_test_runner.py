@@ -87,7 +87,7 @@ def test_incomplete_results_are_tracked_again_and_the_summary_covers_all(tmp_pat
 
 def test_results_of_other_weights_are_refused_unless_overwritten(tmp_path, tiny_weights, capsys):
     from ckdtrack.models import CKD
-    from ckdtrack.tracking.benchmark import TrackerSpec, run_benchmark
+    from ckdtrack.tracking.test_runner import TrackerSpec, run_benchmark
 
     root = make_lasher_root(tmp_path / "LasHeR", ["seqA", "seqB"])
     out = tmp_path / "results"
@@ -145,7 +145,7 @@ def test_unwritable_results_folder_is_refused_before_tracking(tmp_path, tiny_wei
 
 
 def test_one_frame_sequence_has_no_fps_and_valid_json(tmp_path, tiny_weights):
-    from ckdtrack.tracking.benchmark import TrackerSpec, format_summary, run_benchmark
+    from ckdtrack.tracking.test_runner import TrackerSpec, format_summary, run_benchmark
 
     root = tmp_path / "LasHeR"
     write_sequence(root / "testingset" / "single", frames=1)
@@ -160,7 +160,7 @@ def test_one_frame_sequence_has_no_fps_and_valid_json(tmp_path, tiny_weights):
 
 
 def test_failed_sequence_does_not_stop_the_others(tmp_path, tiny_weights, capsys):
-    from ckdtrack.tracking.benchmark import SequencesFailed, TrackerSpec, format_summary, run_benchmark
+    from ckdtrack.tracking.test_runner import SequencesFailed, TrackerSpec, format_summary, run_benchmark
 
     root = make_lasher_root(tmp_path / "LasHeR", ["bad", "good", "missing"])
     (root / "testingset" / "bad" / "infrared" / "00002.png").write_bytes(b"")
