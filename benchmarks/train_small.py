@@ -1,4 +1,4 @@
-"""Reproduce the bundled small CKD model (``configs/ckd_small_cpu.yaml``) on a CPU, in one command.
+"""Reproduce the bundled small CKD model (``ckd_small_cpu`` config) on a CPU, in one command.
 
 Steps (each skipped when its output exists, so an interrupted run continues where it stopped):
 

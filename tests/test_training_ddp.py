@@ -21,7 +21,7 @@ PER_RANK_BATCH = 4
 WORKER = textwrap.dedent("""
     import sys, torch, torch.distributed as dist
     from ckdtrack.config import load_config
-    from ckdtrack.training import Trainer, build_training_model
+    from ckdtrack.training.trainer import Trainer, build_training_model
     from ckdtrack.training.data import build_datasets
     from ckdtrack.training.distributed import setup_distributed, teardown_distributed
     from ckdtrack.training.trainer import seed_everything
