@@ -10,8 +10,8 @@ under the success curve). Trackers:
 - ``mil``: OpenCV's MIL tracker (ships with opencv-python-headless without model files; its
   other trackers there, DaSiamRPN, Nano and Vit, need downloaded networks) on the thermal frame;
 - ``static-box``: the first box, repeated;
-- each ``--weights`` CKD model as its stored config sets it (``ckd-...``; the bundled model
-  re-detects after loss, ``tracker.redetect_threshold``) and with re-detection off
+- each ``--weights`` CKD model as its stored config sets it (``ckd-...``) and, when that
+  config re-detects after loss (``tracker.redetect_threshold``), also with re-detection off
   (``...-local``).
 
 The clips are test material: nothing is trained or tuned on them.
@@ -81,11 +81,11 @@ def run_classical(track, data: Path, out: Path) -> float:
     return frames / seconds
 
 
-def with_redetection(weights: Path, threshold: float | None = None) -> CKDTracker:
-    """The tracker of ``weights`` with its stored config, or with ``threshold`` for re-detection (0: off)."""
+def with_tracker(weights: Path, **settings) -> CKDTracker:
+    """The tracker of ``weights`` with its stored config, ``settings`` replacing fields of its
+    ``tracker`` section (``redetect_threshold=0.0``: re-detection off)."""
     model, config = load_model(weights)
-    if threshold is not None:
-        config = dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, redetect_threshold=threshold))
+    config = dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, **settings))
     return CKDTracker(model, config)
 
 
@@ -108,10 +108,16 @@ def evaluate_tno(work: Path, models: dict[str, Path], threads: int = 2, videos: 
     fps = {"ncc": run_classical(ncc_track, data, results / "ncc"),
            "mil": run_classical(mil_track, data, results / "mil")}
     static_box_results(data, results / "static-box")
+    names = []
     for name, weights in models.items():
-        fps[name] = run_ckd(with_redetection(weights), data, results / name, work / "videos" / name if videos else None)
-        fps[f"{name}-local"] = run_ckd(with_redetection(weights, 0.0), data, results / f"{name}-local", None)
-    names = list(models) + [f"{n}-local" for n in models] + ["ncc", "mil", "static-box"]
+        tracker = with_tracker(weights)
+        fps[name] = run_ckd(tracker, data, results / name, work / "videos" / name if videos else None)
+        names.append(name)
+        if tracker.config.tracker.redetect_threshold > 0:
+            fps[f"{name}-local"] = run_ckd(with_tracker(weights, redetect_threshold=0.0), data,
+                                           results / f"{name}-local", None)
+            names.append(f"{name}-local")
+    names += ["ncc", "mil", "static-box"]
     evaluation = evaluate_trackers("lasher", [results / n for n in names], names=names, gt=data)
     rows = clip_scores(evaluation, data)
     for row in rows:

@@ -43,25 +43,32 @@ from ckdtrack.training.trainer import CHECKPOINT_NAME, seed_everything
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 FINETUNE_LR_FACTOR = 0.1
-SWEEP_THRESHOLDS = (0.2, 0.3, 0.4, 0.5)
-# name -> (generator, seed, sequences, frames, test fraction); the held-out seeds are never trained on.
+NEGATIVE_PAIRS = 0.2  # default share of target-absent search crops in phase 2
+# (redetect_threshold, redetect_accept) pairs tried; (0, 0) is re-detection off.
+REDETECT_SWEEP = [(0.0, 0.0)] + [(threshold, accept) for threshold in (0.2, 0.3, 0.4, 0.5)
+                                 for accept in (0.0, 0.5) if accept == 0.0 or accept > threshold]
+REDETECT_VALIDATION = {"real_train": "continuous (real_train validation split)",
+                       "real_cuts_val": "two scene cuts each (real_cuts_val)"}
+# name -> (generator, seed, sequences, frames, test fraction, scene cuts per sequence); the held-out
+# and re-detection validation seeds are never trained on.
 DATASETS = {
-    "real_train": ("real-pairs", 1, 240, 60, 0.1),
-    "synth_train": ("synthetic", 2, 64, 60, 0.1),
-    "real_heldout": ("real-pairs", 101, 16, 80, 1.0),
-    "synth_heldout": ("synthetic", 102, 16, 80, 1.0),
+    "real_train": ("real-pairs", 1, 240, 60, 0.1, 0),
+    "synth_train": ("synthetic", 2, 64, 60, 0.1, 0),
+    "real_heldout": ("real-pairs", 101, 16, 80, 1.0, 0),
+    "synth_heldout": ("synthetic", 102, 16, 80, 1.0, 0),
+    "real_cuts_val": ("real-pairs", 201, 24, 60, 1.0, 2),
 }
 
 
 def write_data(data: Path, pairs: Path) -> None:
-    for name, (source, seed, sequences, frames, test_fraction) in DATASETS.items():
+    for name, (source, seed, sequences, frames, test_fraction, cuts) in DATASETS.items():
         folder = data / name
         if (folder / "synth.json").is_file():  # written last: the folder is complete
             continue
         print(f"writing {sequences} {source} sequences (seed {seed}) -> {folder}", flush=True)
         common = dict(sequences=sequences, frames=frames, size=(320, 256), seed=seed, test_fraction=test_fraction)
         if source == "real-pairs":
-            write_real_pairs_dataset(folder, pairs, **common)
+            write_real_pairs_dataset(folder, pairs, cuts=cuts, **common)
         else:
             write_synthetic_dataset(folder, **common)
 
@@ -75,10 +82,12 @@ def run_phase(config, out: Path, roots: dict, init: Path | None = None) -> list[
     return train(config, out, roots, init=None if resume else init, resume=resume)
 
 
-def fp16_copy(exported: Path, out: Path) -> str:
-    """The exported weights stored in half precision (loaded back into fp32 networks); returns its
-    sha256 (the same for the same weights: :func:`ckdtrack.io.atomic_torch_save`)."""
+def fp16_copy(exported: Path, out: Path, config) -> str:
+    """The exported weights stored in half precision (loaded back into fp32 networks) with
+    ``config``; returns its sha256 (the same for the same weights and config:
+    :func:`ckdtrack.io.atomic_torch_save`)."""
     state = read_checkpoint(exported)
+    state["config"] = config.to_dict()
     state["net"] = {k: v.half() if v.is_floating_point() else v for k, v in state["net"].items()}
     atomic_torch_save(state, out)
     digest = sha256_of(out)
@@ -104,16 +113,39 @@ def track_and_score(data: Path, results: Path, trackers: dict) -> dict:
     return {t.name: {"SR": t.scores["SR"], "PR": t.scores["PR"]} for t in evaluation.trackers}
 
 
-def redetect_sweep(work: Path, weights: Path, digest: str) -> dict:
-    """SR of re-detection thresholds on the real-imagery *validation* split (``test.txt`` of the
-    training data: never trained on, and not the held-out test sets); the config's
-    ``tracker.redetect_threshold`` was chosen from this table."""
-    from tno_eval import with_redetection
+def redetect_sweep(work: Path, weights: Path, digest: str) -> tuple[dict, tuple[float, float]]:
+    """SR of re-detection settings on two *validation* sets (never trained on, and not the
+    held-out test sets): the real-imagery validation split, continuous, where a re-detection can
+    only be a false alarm, and sequences with two scene cuts each, where it is needed. Returns
+    the tables and the (threshold, accept) with the best mean SR over both sets: the config's
+    ``tracker.redetect_*`` values come from it."""
+    from tno_eval import with_tracker
 
-    trackers = {"no re-detection": with_redetection(weights, 0.0)}
-    for threshold in SWEEP_THRESHOLDS:
-        trackers[f"threshold {threshold:g}"] = with_redetection(weights, threshold)
-    return track_and_score(work / "data" / "real_train", work / "results" / digest[:12] / "redetect_sweep", trackers)
+    tables = {}
+    for name in REDETECT_VALIDATION:
+        trackers = {redetect_label(*setting): with_tracker(weights, redetect_threshold=setting[0],
+                                                           redetect_accept=setting[1])
+                    for setting in REDETECT_SWEEP}
+        tables[name] = track_and_score(work / "data" / name, work / "results" / digest[:12] / "redetect" / name,
+                                       trackers)
+    best = max(REDETECT_SWEEP, key=lambda setting: sum(table[redetect_label(*setting)]["SR"]
+                                                       for table in tables.values()))
+    return tables, best
+
+
+def redetect_sentence(tracker) -> str:
+    """The model card's words for the stored re-detection settings."""
+    if tracker.redetect_threshold == 0:
+        return ("Whole-frame re-detection is off in its stored config (`tracker.redetect_threshold: 0`): "
+                "no setting tried beat it on the validation sets below.")
+    return (f"Its stored config searches the whole frame when the score falls below "
+            f"{tracker.redetect_threshold:g} and takes a candidate found there from score "
+            f"{tracker.redetect_accept:g} on (`tracker.redetect_threshold`, `tracker.redetect_accept`), "
+            "the best setting on the validation sets below.")
+
+
+def redetect_label(threshold: float, accept: float) -> str:
+    return "no re-detection" if threshold == 0 else f"below {threshold:g}, accept from {accept:g}"
 
 
 def heldout_scores(work: Path, config, weights: Path, digest: str) -> dict:
@@ -123,17 +155,18 @@ def heldout_scores(work: Path, config, weights: Path, digest: str) -> dict:
     if not untrained.is_file():
         seed_everything(config.train.seed)
         atomic_torch_save({"net": CKD(config).state_dict(), "config": config.to_dict()}, untrained)
-    from tno_eval import with_redetection
+    from tno_eval import with_tracker
 
     scores = {}
     for name in ("real_heldout", "synth_heldout"):
-        trackers = {"trained": with_redetection(weights, 0.0), "untrained": with_redetection(untrained, 0.0)}
+        trackers = {"trained": with_tracker(weights, redetect_threshold=0.0),
+                    "untrained": with_tracker(untrained, redetect_threshold=0.0)}
         scores[name] = track_and_score(work / "data" / name, work / "results" / digest[:12] / name, trackers)
     return scores
 
 
 def model_card(config, weights: Path, digest: str, history: list[dict], heldout: dict, sweep: dict, tno: dict,
-               train_seconds: float, pairs: Path) -> str:
+               train_seconds: float, pairs: Path, negatives: float) -> str:
     m, c, t = config.model, config.crop, config.train
     lines = [
         f"# {weights.name}: small CKD RGB-T tracker for CPUs",
@@ -149,8 +182,7 @@ def model_card(config, weights: Path, digest: str, history: list[dict], heldout:
         f"Config `{config.name}`: {m.embed_dim}-d ViT students x {m.depth} blocks, {m.num_heads} heads, "
         f"patch {m.patch_size}, head {m.head_channels} channels, template {c.template_size} px "
         f"(x{c.template_factor:g}), search {c.search_size} px (x{c.search_factor:g}), no candidate elimination. "
-        f"Stored in fp16, run in fp32. Its stored config re-detects over the whole frame below score "
-        f"{config.tracker.redetect_threshold:g} (`tracker.redetect_threshold`).",
+        "Stored in fp16, run in fp32. " + redetect_sentence(config.tracker),
         "",
         "## Data",
         f"Generated from `{os.path.relpath(pairs, REPO)}` by `ckdtrack synth --source real-pairs` and `ckdtrack synth` "
@@ -163,7 +195,8 @@ def model_card(config, weights: Path, digest: str, history: list[dict], heldout:
         f"Stage 1 (distill: four ViTs, coupled distillation, masked modeling) from random initialisation, seed "
         f"{t.seed}, batch {t.batch_size}, AdamW (head lr {t.lr_head:g}, backbone lr {t.lr_backbone:g}, weight decay "
         f"{t.weight_decay:g}), {len(history)} epochs of {t.samples_per_epoch} pairs: {t.epochs} at these rates, "
-        f"the rest at {FINETUNE_LR_FACTOR:g}x. Mix: " + ", ".join(f"{d.name} x{d.ratio:g}" for d in t.datasets)
+        f"the rest at {FINETUNE_LR_FACTOR:g}x with {negatives:.0%} target-absent search crops "
+        "(`train.negative_pair_ratio`). Mix: " + ", ".join(f"{d.name} x{d.ratio:g}" for d in t.datasets)
         + f". {train_seconds / 60:.0f} min of training steps on a 2-core CPU shared with other jobs. "
         "No distillation from a big CKD teacher.",
         "",
@@ -172,7 +205,9 @@ def model_card(config, weights: Path, digest: str, history: list[dict], heldout:
         "| sequences | tracker | SR | PR |",
         "|---|---|---:|---:|",
     ]
-    for name, table in {**heldout, "real_train validation split (threshold choice)": sweep}.items():
+    tables = {**heldout, **{f"re-detection validation, {REDETECT_VALIDATION[name]}": table
+                            for name, table in sweep.items()}}
+    for name, table in tables.items():
         for tracker, values in table.items():
             lines.append(f"| {name} | {tracker} | {values['SR']:.1f} | {values['PR']:.1f} |")
     lines += ["", "Real TNO FEL clips (annotated person, from the first annotated box; success = share of frames "
@@ -188,7 +223,9 @@ def main() -> None:
     parser.add_argument("--pairs", default=str(REPO.parent / "shared" / "real_pairs"),
                         help="registered RGB-T still pairs (<set>/visible, <set>/infrared)")
     parser.add_argument("--config", default="ckd_small_cpu")
-    parser.add_argument("--finetune-epochs", type=int, default=2, help="phase-2 epochs at lower learning rates")
+    parser.add_argument("--finetune-epochs", type=int, default=6, help="phase-2 epochs at lower learning rates")
+    parser.add_argument("--finetune-negatives", type=float, default=NEGATIVE_PAIRS,
+                        help="phase-2 share of target-absent search crops (train.negative_pair_ratio)")
     parser.add_argument("--out", default=str(REPO / "ckdtrack" / "assets" / "ckd_small_rgbt.pth"))
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (training and tracking)")
     args = parser.parse_args()
@@ -202,16 +239,24 @@ def main() -> None:
     history = run_phase(config, work / "phase1", roots)
     finetune = dataclasses.replace(config, train=dataclasses.replace(
         config.train, epochs=args.finetune_epochs, lr_head=config.train.lr_head * FINETUNE_LR_FACTOR,
-        lr_backbone=config.train.lr_backbone * FINETUNE_LR_FACTOR))
-    history += run_phase(finetune, work / "phase2", roots, init=work / "phase1" / CHECKPOINT_NAME)
+        lr_backbone=config.train.lr_backbone * FINETUNE_LR_FACTOR, negative_pair_ratio=args.finetune_negatives))
+    # a longer phase 1 or other negatives start a new phase 2
+    phase2 = work / f"phase2_after_epoch{config.train.epochs}_negatives{args.finetune_negatives:g}"
+    history += run_phase(finetune, phase2, roots, init=work / "phase1" / CHECKPOINT_NAME)
     train_seconds = sum(config.train.samples_per_epoch / h["train/samples_per_s"] for h in history
                         if h.get("train/samples_per_s"))
     print(f"training done ({len(history)} epochs, {train_seconds / 60:.0f} min of training steps; this call "
           f"{(time.perf_counter() - started) / 60:.0f} min)", flush=True)
 
-    exported = export_inference(work / "phase2" / CHECKPOINT_NAME, work / "ckd_small_fp32.pth", config)
-    digest = fp16_copy(exported, out)
-    sweep = redetect_sweep(work, out, digest)
+    exported = export_inference(phase2 / CHECKPOINT_NAME, work / "ckd_small_fp32.pth", config)
+    digest = fp16_copy(exported, out, config)
+    sweep, (threshold, accept) = redetect_sweep(work, out, digest)
+    chosen = dataclasses.replace(config, tracker=dataclasses.replace(
+        config.tracker, redetect_threshold=threshold, redetect_accept=accept))
+    if chosen != config:
+        print(f"note: the sweep chose {redetect_label(threshold, accept)}, not the settings of config "
+              f"{config.name}; the weights store the sweep's choice", flush=True)
+    digest = fp16_copy(exported, out, chosen)
     heldout = heldout_scores(work, config, out, digest)
     from tno_eval import evaluate_tno
 
@@ -219,8 +264,8 @@ def main() -> None:
     results = {"sha256": digest, "epochs": len(history), "train_seconds": train_seconds, "heldout": heldout,
                "redetect_sweep": sweep, "tno": tno, "history": history}
     atomic_write_text(work / "results.json", json.dumps(results, indent=1))
-    atomic_write_text(out.with_suffix(".md"), model_card(config, out, digest, history, heldout, sweep, tno,
-                                                         train_seconds, Path(args.pairs)))
+    atomic_write_text(out.with_suffix(".md"), model_card(chosen, out, digest, history, heldout, sweep, tno,
+                                                         train_seconds, Path(args.pairs), args.finetune_negatives))
     print(json.dumps({"redetect_sweep": sweep, "heldout": heldout}, indent=1))
     print(tno["table"])
     print(f"wrote {out} (sha256 {digest}) and its model card {out.with_suffix('.md')}")

@@ -83,6 +83,10 @@ class TrackerConfig:
     hann_window: bool = True
     clip_margin: float = 10.0
     redetect_threshold: float = 0.0
+    redetect_accept: float = 0.0
+    """A whole-frame candidate replaces the local box only with at least this score (and a
+    higher one than the local box): a lost tracker keeps searching rather than settling on a
+    weak look-alike."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,10 @@ class TrainConfig:
     search_scale_jitter: float = 0.25
     template_center_jitter: float = 0.0
     template_scale_jitter: float = 0.0
+    negative_pair_ratio: float = 0.0
+    """Share of pairs whose search crop is cut where the target is not (its box becomes
+    0,0,0,0): the score map learns to stay low without the target, which a tracker needs to
+    notice a loss and to re-detect. 0 (the published training) never."""
     amp: Precision = "fp32"
     log_interval: int = 50
     datasets: tuple[DatasetEntry, ...] = (DatasetEntry(),)
@@ -179,8 +187,8 @@ NON_NEGATIVE = {
               "giou_weight", "l1_weight", "focal_weight", "style_weight", "content_weight",
               "search_center_jitter", "search_scale_jitter", "template_center_jitter", "template_scale_jitter"),
 }
-UNIT_INTERVAL = {"model": ("ce_keep_ratio",), "tracker": ("redetect_threshold",),
-                 "train": ("mask_probability", "mask_ratio")}
+UNIT_INTERVAL = {"model": ("ce_keep_ratio",), "tracker": ("redetect_threshold", "redetect_accept"),
+                 "train": ("mask_probability", "mask_ratio", "negative_pair_ratio")}
 
 
 SINGULAR = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}

@@ -87,6 +87,25 @@ def test_crop_outside_the_image_is_rejected():
                               TINY.without_augmentation(), np.random.default_rng(0)) is None
 
 
+def test_negative_pairs_cut_the_search_crop_where_the_target_is_not():
+    box = [100, 80, 20, 16]
+    image = target_image(box, size=(240, 320))
+    params = ProcessingParams(CropConfig(template_size=32, search_size=64), TrainConfig(negative_pair_ratio=0.5),
+                              feature_stride=8).without_augmentation()
+    assert params.train.negative_pair_ratio == 0.0  # validation pairs always show the target
+    params = ProcessingParams(CropConfig(template_size=32, search_size=64), TrainConfig(negative_pair_ratio=0.5),
+                              feature_stride=8, augmentation=Augmentation(0.0, 0.0, 0.0, 0.0))
+    samples = [make_training_pair((image, image), box, (image, image), box, params, np.random.default_rng(seed))
+               for seed in range(40)]
+    samples = [sample for sample in samples if sample is not None]
+    absent = [sample for sample in samples if not sample["search_anno"].any()]
+    assert 8 <= len(absent) <= 32 and len(samples) - len(absent) >= 8
+    for sample in samples:
+        target_shown = denormalize(sample["search_rgb"]).max() > 200
+        assert target_shown == bool(sample["search_anno"].any())
+        assert denormalize(sample["template_rgb"]).max() > 200
+
+
 def test_params_from_config():
     params = ProcessingParams.from_config(load_config("ckd_vitb"))
     assert (params.crop.template_size, params.crop.search_size, params.crop.search_factor) == (128, 256, 4.0)

@@ -116,6 +116,26 @@ def test_nuisances_and_small_targets_occur(bank):
     assert crossing.crossover[faded] == 1.0 and crossing.crossover[0] == 0.0
 
 
+def test_scene_cuts_move_the_target_and_view_and_change_nothing_else(bank):
+    plain = build_real_scene(bank, 2, 40, 240, 180, seed=9)
+    cut = build_real_scene(bank, 2, 40, 240, 180, seed=9, cuts=2)
+    frames = cut.events["cut"]
+    assert len(frames) == 2 and all(10 <= frame < 40 for frame in frames) and "cut" not in plain.events
+    first = frames[0]
+    assert np.array_equal(cut.objects[0].boxes[:first], plain.objects[0].boxes[:first])
+    jump = cut.objects[0].boxes[first, :2] - cut.objects[0].boxes[first - 1, :2]
+    step = plain.objects[0].boxes[first, :2] - plain.objects[0].boxes[first - 1, :2]
+    assert np.hypot(*(jump - step)) > 20
+    boxes = cut.objects[0].boxes
+    assert (boxes[:, 0] >= -1e-6).all() and (boxes[:, 1] >= -1e-6).all()
+    assert (boxes[:, 0] + boxes[:, 2] <= 240 + 1e-6).all() and (boxes[:, 1] + boxes[:, 3] <= 180 + 1e-6).all()
+    for other, same in zip(cut.objects[1:], plain.objects[1:]):
+        assert np.array_equal(other.boxes, same.boxes)
+    assert np.array_equal(cut.gain, plain.gain) and cut.thermal_offset == plain.thermal_offset
+    with pytest.raises(InputError, match="scene cuts"):
+        write_real_pairs_dataset("/nowhere", "/nowhere", frames=8, cuts=2)
+
+
 def test_cli_writes_real_pairs_and_reports_bad_input(tmp_path, pairs_root, capsys):
     out = tmp_path / "real"
     assert main(["synth", str(out), "--source", "real-pairs", "--pairs", str(pairs_root),
@@ -126,6 +146,11 @@ def test_cli_writes_real_pairs_and_reports_bad_input(tmp_path, pairs_root, capsy
     assert "--pairs DIR" in capsys.readouterr().err
     assert main(["synth", str(tmp_path / "y"), "--source", "real-pairs", "--pairs", str(tmp_path / "nothing")]) == 2
     assert "nothing: real image pair folder not found" in capsys.readouterr().err
+    assert main(["synth", str(tmp_path / "z"), "--cuts", "1"]) == 2
+    assert "--cuts is only used with --source real-pairs" in capsys.readouterr().err
+    assert main(["synth", str(tmp_path / "cut"), "--source", "real-pairs", "--pairs", str(pairs_root),
+                 "--sequences", "1", "--frames", "12", "--size", "128x96", "--cuts", "1"]) == 0
+    assert len(json.loads((tmp_path / "cut" / "synth.json").read_text())["sequences"]["real_000"]["cut"]) == 1
     broken = tmp_path / "broken"
     (broken / "s" / "visible").mkdir(parents=True)
     (broken / "s" / "infrared").mkdir()

@@ -235,29 +235,44 @@ def test_prefetched_keeps_order_reraises_and_stops_early():
     assert closed.wait(5) and not any(t.name == "frame-prefetch" for t in threading.enumerate())
 
 
+def jump_frame(x, y, rng):
+    """A 320x240 pair with a warm 12x30 target at (x, y) on noise."""
+    rgb = rng.integers(60, 90, (240, 320, 3), dtype=np.uint8)
+    tir = rng.integers(40, 60, (240, 320, 3), dtype=np.uint8)
+    tir[y:y + 30, x:x + 12] = 230
+    rgb[y:y + 30, x:x + 12] = (150, 60, 40)
+    return rgb, tir
+
+
 def test_redetection_follows_a_jump_across_the_frame():
     """The bundled small model: a warm target that jumps far outside the search window is found
-    again by the whole-frame search (its config's tracker.redetect_threshold), and lost without."""
+    again by the whole-frame search (tracker.redetect_threshold), and lost without re-detection
+    (its stored setting) or when no candidate may be accepted."""
     import dataclasses
 
-    def frame(x, y, rng):
-        rgb = rng.integers(60, 90, (240, 320, 3), dtype=np.uint8)
-        tir = rng.integers(40, 60, (240, 320, 3), dtype=np.uint8)
-        tir[y:y + 30, x:x + 12] = 230
-        rgb[y:y + 30, x:x + 12] = (150, 60, 40)
-        return rgb, tir
-
-    def track(threshold=None):
+    def track(**settings):
         tracker = CKDTracker.from_weights(DEMO_MODEL)
-        if threshold is not None:
-            config = tracker.config
-            tracker.config = dataclasses.replace(
-                config, tracker=dataclasses.replace(config.tracker, redetect_threshold=threshold))
+        config = tracker.config
+        tracker.config = dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, **settings))
         rng = np.random.default_rng(0)
-        tracker.init(*frame(40, 40, rng), (40, 40, 12, 30))
-        return [tracker.update(*frame(*((41 + i, 40) if i < 5 else (250 + i, 180)), rng)) for i in range(1, 10)]
+        tracker.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
+        return [tracker.update(*jump_frame(*((41 + i, 40) if i < 5 else (250 + i, 180)), rng)) for i in range(1, 10)]
 
-    assert CKDTracker.from_weights(DEMO_MODEL).config.tracker.redetect_threshold > 0
-    for result in track()[4:]:
+    for result in track(redetect_threshold=0.3)[4:]:
         assert abs(result.box[0] - 255) < 10 and abs(result.box[1] - 180) < 10 and result.score > 0.5
-    assert all(abs(result.box[1] - 180) > 100 for result in track(threshold=0.0)[4:])
+    assert all(abs(result.box[1] - 180) > 100 for result in track()[4:])
+    assert all(abs(result.box[1] - 180) > 100 for result in track(redetect_threshold=0.3, redetect_accept=1.0)[4:])
+
+
+def test_whole_frame_search_in_batches_matches_window_by_window():
+    tracker = CKDTracker.from_weights(DEMO_MODEL)
+    rng = np.random.default_rng(1)
+    tracker.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
+    rgb, tir = jump_frame(200, 150, rng)
+    windows = [[x, y, 12, 30] for y in (20, 100, 160) for x in (30, 120, 210, 280)]
+    batched = tracker._search(rgb, tir, windows, motion_prior=False)
+    single = [tracker._search(rgb, tir, [window], motion_prior=False)[0] for window in windows]
+    for (box, score), (box_one, score_one) in zip(batched, single):
+        assert np.allclose(box, box_one, atol=1e-3) and abs(score - score_one) < 1e-5
+    x, y, w, h = tracker._redetect(rgb, tir)[0]
+    assert abs(x + w / 2 - 206) < 10 and abs(y + h / 2 - 165) < 10

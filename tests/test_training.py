@@ -13,12 +13,12 @@ import yaml
 from ckdtrack.cli import main
 from ckdtrack.data.synth import write_synthetic_dataset
 from ckdtrack.errors import InputError
-from ckdtrack.config import Config, CropConfig, ModelConfig, load_config
+from ckdtrack.config import Config, CropConfig, ModelConfig, TrainConfig, load_config
 from ckdtrack.models import CKD, load_model
 from ckdtrack.models.pretrained import load_initial_weights, resize_grid_embedding
 from ckdtrack.training import train
 from ckdtrack.training.losses import content_loss, gaussian_heatmap, keep_mask, style_loss
-from ckdtrack.training.objective import TrainingNetwork
+from ckdtrack.training.objective import TrainingNetwork, compute_losses
 from ckdtrack.training.trainer import parameter_groups
 
 MICRO_MODEL = {"embed_dim": 32, "depth": 2, "num_heads": 2, "head_channels": 16, "ce_layers": []}
@@ -96,6 +96,27 @@ def test_masked_modeling_reaches_students_only():
         assert not torch.allclose(masked[name][0][0, dropped], plain[name][0][0, dropped])
 
 
+def test_target_absent_pairs_train_the_score_map_down_and_skip_the_box_losses():
+    torch.manual_seed(0)
+    model = CKD(MICRO, with_teachers=True)
+    batch = {k: torch.randn(3, 3, 32, 32) for k in ("template_rgb", "template_tir")}
+    batch.update({k: torch.randn(3, 3, 64, 64) for k in ("search_rgb", "search_tir")})
+    outputs = TrainingNetwork(model, "distill")(batch)
+    anno = torch.tensor([[0.4, 0.4, 0.2, 0.2], [0.3, 0.5, 0.25, 0.2], [0.0, 0.0, 0.0, 0.0]])
+    student = outputs["student"]
+    _, mixed = compute_losses({"student": student}, anno, TrainConfig(), MICRO.search_grid)
+    first_two = {"student": {key: student[key][:2] for key in ("score_map", "pred_boxes")}}
+    _, present_only = compute_losses(first_two, anno[:2], TrainConfig(), MICRO.search_grid)
+    # The box losses and IoU see only the two pairs that show the target ...
+    for key in ("Loss/giou", "Loss/l1", "IoU"):
+        torch.testing.assert_close(mixed[key], present_only[key])
+    # ... while the absent one adds a penalty on every score above zero, with the teachers too.
+    assert mixed["Loss/location"] > present_only["Loss/location"]
+    loss, status = compute_losses(outputs, anno, TrainConfig(), MICRO.search_grid)
+    (gradient,) = torch.autograd.grad(loss, student["score_map"])
+    assert (gradient[2] > 0).all() and torch.isfinite(loss) and torch.isfinite(status["Loss/teacher_rgb"])
+
+
 def test_parameter_groups_follow_the_stage():
     config = load_config("ckd_vitb")
     model = CKD(MICRO, with_teachers=True)
@@ -129,7 +150,9 @@ def test_training_learns_resumes_exactly_and_exports(tmp_path, synthetic_root):
     other = dataclasses.replace(full_config, train=dataclasses.replace(full_config.train, lr_head=0.5))
     with pytest.raises(InputError, match=r"other settings \(train.lr_head: 0.001 -> 0.5\)"):
         train(other, tmp_path / "split", roots, resume=True, progress=False)
-    resumed = train(full_config, tmp_path / "split", roots, resume=True, progress=False)
+    tracking_only = dataclasses.replace(full_config, tracker=dataclasses.replace(  # settings training never reads
+        full_config.tracker, redetect_threshold=0.3, redetect_accept=0.5))
+    resumed = train(tracking_only, tmp_path / "split", roots, resume=True, progress=False)
     logged = [json.loads(line) for line in (tmp_path / "split" / "scalars.jsonl").read_text().splitlines()]
     steps = [entry["step"] for entry in logged if "lr/head" in entry]
     assert steps == sorted(set(steps)), "a resumed run must not log a step twice"

@@ -33,6 +33,9 @@ def register(subparsers) -> None:
                         help="share of sequences listed in test.txt (default 0.25)")
     parser.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
     parser.add_argument("--workers", type=int, default=2, help="threads writing sequences (default 2)")
+    parser.add_argument("--cuts", type=int, default=0,
+                        help="with --source real-pairs: scene cuts per sequence, where the view and the target "
+                             "jump (for testing re-detection; default 0)")
     parser.set_defaults(func=run_synth)
 
 
@@ -43,11 +46,13 @@ def run_synth(args: argparse.Namespace) -> int:
         raise InputError("--source real-pairs needs --pairs DIR (a folder of registered RGB-T still pairs)")
     if args.pairs and args.source != "real-pairs":
         raise InputError("--pairs is only used with --source real-pairs")
+    if args.cuts and args.source != "real-pairs":
+        raise InputError("--cuts is only used with --source real-pairs")
     start = time.perf_counter()
     common = dict(sequences=args.sequences, frames=args.frames, size=args.size, seed=args.seed,
                   test_fraction=args.test_fraction, jpeg_quality=args.jpeg_quality, workers=args.workers)
     if args.source == "real-pairs":
-        names = write_real_pairs_dataset(args.out_dir, args.pairs, **common)
+        names = write_real_pairs_dataset(args.out_dir, args.pairs, cuts=args.cuts, **common)
     else:
         names = write_synthetic_dataset(args.out_dir, **common)
     elapsed = time.perf_counter() - start

@@ -56,8 +56,9 @@ class ProcessingParams:
         return cls(config.crop, config.train, config.model.patch_size)
 
     def without_augmentation(self) -> "ProcessingParams":
-        """Same crops and jitter, no flips, grayscale or brightness changes (validation)."""
-        return replace(self, augmentation=NO_AUGMENTATION)
+        """Same crops and jitter, no flips, grayscale or brightness changes and no target-absent
+        pairs (validation)."""
+        return replace(self, augmentation=NO_AUGMENTATION, train=replace(self.train, negative_pair_ratio=0.0))
 
 
 def jitter_box(box, scale_jitter: float, center_jitter: float, rng: np.random.Generator) -> np.ndarray:
@@ -81,9 +82,12 @@ def make_training_pair(
 
     Returns ``template_rgb``, ``template_tir`` (3, T, T), ``search_rgb``, ``search_tir`` (3, S, S)
     float32 normalised images and ``template_anno``, ``search_anno`` (4,) float32 ``xywh`` boxes
-    divided by the crop size; ``None`` when the pair must be redrawn.
+    divided by the crop size; ``None`` when the pair must be redrawn. With
+    ``train.negative_pair_ratio``, that share of search crops is cut where the target is not,
+    and their ``search_anno`` is all zeros.
     """
     crop, train, augmentation = params.crop, params.train, params.augmentation
+    negative = train.negative_pair_ratio > 0 and rng.random() < train.negative_pair_ratio
     grayscale = rng.random() < augmentation.grayscale_probability
     frame_flip = rng.random() < augmentation.frame_flip_probability
     sample: dict[str, torch.Tensor] = {}
@@ -99,15 +103,20 @@ def make_training_pair(
             images = tuple(np.ascontiguousarray(image[:, ::-1]) for image in images)
             box = np.array([images[0].shape[1] - box[0] - box[2], box[1], box[2], box[3]])
         jittered = jitter_box(box, scale_jitter, center_jitter, rng)
+        height, width = images[0].shape[:2]
+        if negative and stage == "search":
+            jittered = _away_from(box, jittered, factor, width, height, rng)
+            if jittered is None:
+                return None
         try:
             window = CropWindow.around(jittered, factor)
         except InputError:
             return None
-        height, width = images[0].shape[:2]
         if not _window_shows_image(window, height, width, size, params.feature_stride):
             return None
         crops = [crop_window(image, window, size) for image in images]
-        anno = box_to_crop(box, jittered, size / window.size, size, normalize=True)
+        anno = (np.zeros(4) if negative and stage == "search"
+                else box_to_crop(box, jittered, size / window.size, size, normalize=True))
         brightness = rng.uniform(max(0.0, 1.0 - augmentation.brightness_jitter), 1.0 + augmentation.brightness_jitter)
         if rng.random() < augmentation.crop_flip_probability:
             crops = [crop[:, ::-1] for crop in crops]
@@ -118,6 +127,19 @@ def make_training_pair(
         sample[f"{stage}_tir"] = _normalize(crops[1], brightness)
         sample[f"{stage}_anno"] = torch.from_numpy(anno.astype(np.float32))
     return sample
+
+
+def _away_from(box: np.ndarray, jittered: np.ndarray, factor: float, width: int, height: int,
+               rng: np.random.Generator, tries: int = 20) -> np.ndarray | None:
+    """``jittered`` moved to a random place in the frame whose crop leaves all of ``box`` out;
+    ``None`` when no such place is found (the target fills too much of the frame)."""
+    half = factor * np.sqrt(jittered[2] * jittered[3]) / 2
+    target_center = box[:2] + box[2:] / 2
+    for _ in range(tries):
+        center = rng.uniform((0.0, 0.0), (width, height))
+        if np.any(np.abs(center - target_center) > half + box[2:] / 2):
+            return np.concatenate([center - jittered[2:] / 2, jittered[2:]])
+    return None
 
 
 def denormalize(image: torch.Tensor) -> np.ndarray:

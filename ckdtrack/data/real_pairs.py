@@ -245,8 +245,11 @@ class RealPairScene:
         return boxes
 
 
-def build_real_scene(bank: ObjectBank, index: int, frames: int, width: int, height: int, seed: int) -> RealPairScene:
-    """Lay out one sequence from the bank. Depends only on the bank and the arguments."""
+def build_real_scene(bank: ObjectBank, index: int, frames: int, width: int, height: int, seed: int,
+                     cuts: int = 0) -> RealPairScene:
+    """Lay out one sequence from the bank. Depends only on the bank and the arguments; ``cuts``
+    scene cuts (see :func:`_add_cuts`) are drawn from their own random stream, so the rest of
+    a sequence is the same with and without them."""
     if frames < 2 or width < 64 or height < 64:
         raise InputError(f"real-imagery sequences need at least 2 frames of 64x64 pixels, got {frames} of {width}x{height}")
     rng = np.random.default_rng((seed, index, 0))
@@ -302,6 +305,9 @@ def build_real_scene(bank: ObjectBank, index: int, frames: int, width: int, heig
         if rng.random() < 0.5:
             occluder = _place_occluder(rng, bank, target.boxes, width, height, frames)
     offset = tuple(float(v) for v in rng.uniform(-3, 3, 2)) if rng.random() < 0.5 else (0.0, 0.0)
+    if cuts:
+        events["cut"] = _add_cuts(np.random.default_rng((seed, index, 3)), target.boxes, pan, pan_extent,
+                                  width, height, cuts)
     return RealPairScene(
         name=f"real_{index:03d}", seed=seed, index=index, width=width, height=height, frames=frames,
         visible_background=visible_bg, thermal_background=thermal_bg, pan=pan, objects=objects, occluder=occluder,
@@ -321,16 +327,20 @@ def write_real_pairs_dataset(
     test_fraction: float = 0.25,
     jpeg_quality: int = 90,
     workers: int = 2,
+    cuts: int = 0,
 ) -> list[str]:
     """Write real-imagery sequences in the LasHeR layout, exactly like ``ckdtrack synth`` writes
-    synthetic ones (see :func:`ckdtrack.data.synth.write_synthetic_dataset`)."""
+    synthetic ones (see :func:`ckdtrack.data.synth.write_synthetic_dataset`); ``cuts`` scene cuts
+    per sequence (for testing re-detection)."""
     width, height = size
+    if cuts < 0 or (cuts and frames < 4 * (cuts + 1)):
+        raise InputError(f"{cuts} scene cuts need at least {4 * (cuts + 1)} frames per sequence, got {frames}")
     bank = ObjectBank.build(pairs_root, seed)
-    manifest = {"source": "real-pairs", "pairs": str(pairs_root), "seed": seed, "frames": frames,
+    manifest = {"source": "real-pairs", "pairs": str(pairs_root), "seed": seed, "frames": frames, "cuts": cuts,
                 "width": width, "height": height, "warm_objects": len(bank.warm),
                 "textured_objects": len(bank.textured), "background_pairs": len(bank.pairs)}
     return write_rendered_dataset(
-        out_dir, lambda index: build_real_scene(bank, index, frames, width, height, seed), sequences, manifest,
+        out_dir, lambda index: build_real_scene(bank, index, frames, width, height, seed, cuts), sequences, manifest,
         test_fraction=test_fraction, jpeg_quality=jpeg_quality, workers=workers,
     )
 
@@ -350,6 +360,27 @@ def _cover(pair: ImagePair, width: int, height: int, rng: np.random.Generator) -
     if rng.random() < 0.5:
         visible, thermal = visible[:, ::-1].copy(), thermal[:, ::-1].copy()
     return visible, thermal
+
+
+def _add_cuts(rng, boxes: np.ndarray, pan: np.ndarray, pan_extent: int, width: int, height: int,
+              cuts: int) -> list[int]:
+    """Scene cuts, as at a change of camera: from each cut frame on, the view jumps to another
+    part of the background and the target continues elsewhere, at least a local search window
+    (4x its side) away where the frame allows, else as far as it can go. Edits ``boxes`` and
+    ``pan`` in place; returns the cut frames (never in the first quarter)."""
+    frames = len(boxes)
+    cut_frames = np.sort(rng.choice(np.arange(frames // 4, frames), size=cuts, replace=False))
+    for cut in cut_frames:
+        after = boxes[cut:]
+        low = np.array([-after[:, 0].min(), -after[:, 1].min()])
+        high = np.array([width - (after[:, 0] + after[:, 2]).max(), height - (after[:, 1] + after[:, 3]).max()])
+        reach = 4.0 * math.sqrt(float(after[0, 2] * after[0, 3]))
+        shifts = rng.uniform(low, high, size=(64, 2))
+        far = shifts[np.hypot(*shifts.T) >= reach]
+        shift = far[0] if len(far) else shifts[np.hypot(*shifts.T).argmax()]
+        after[:, :2] += shift
+        pan[cut:] = rng.integers(0, pan_extent + 1, size=2)
+    return [int(c) for c in cut_frames]
 
 
 def _trajectory(rng, frames: int, width: int, height: int, aspect: float, base_height: float) -> np.ndarray:

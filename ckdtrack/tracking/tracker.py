@@ -7,9 +7,11 @@ to the image, clipped so that at least ``clip_margin`` pixels stay inside.
 
 A tracker that looks only near its last box cannot follow a scene cut or a target that
 reappears elsewhere. With ``tracker.redetect_threshold`` set, a frame whose score falls below
-it is also searched as a whole (tiled with search windows at the last confident target size)
-and the better-scoring box is kept; frames above the threshold cost nothing extra. The
-published configs leave it at 0 (off), as the published tracker has no re-detection.
+it is also searched as a whole (tiled with search windows at the last confident target size,
+in batches) and the best candidate found there replaces the local box when it scores higher
+and at least ``tracker.redetect_accept``; otherwise the search is repeated on the next frame.
+Frames above the threshold cost nothing extra. The published configs leave it at 0 (off), as
+the published tracker has no re-detection.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from ..models.runtime import autocast_context, autocast_dtype, resolve_device
 
 TIMED_STEPS = ("crop", "normalize", "forward", "postprocess")
 BACKENDS = ("torch", "onnxruntime")
+REDETECT_BATCH = 32  # whole-frame search windows per forward pass: faster than one by one, bounded memory
 
 
 def tile_centers(length: int, window: int) -> np.ndarray:
@@ -144,57 +147,82 @@ class CKDTracker:
 
     @torch.inference_mode()
     def predict(self, search_rgb: torch.Tensor, search_tir: torch.Tensor) -> dict:
-        """Network forward on normalised search crops, in the configured precision."""
+        """Network forward on a batch of normalised search crops against the one template, in the
+        configured precision. Exported ONNX graphs take batch 1, so they run crop by crop."""
+        batch = search_rgb.shape[0]
+        if isinstance(self.network, OnnxNetwork) and batch > 1:
+            parts = [self.predict(search_rgb[i:i + 1], search_tir[i:i + 1]) for i in range(batch)]
+            return {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
+        templates = (self.template_rgb.expand(batch, -1, -1, -1), self.template_tir.expand(batch, -1, -1, -1))
+        mask = None if self.template_mask is None else self.template_mask.expand(batch, *self.template_mask.shape[1:])
         with autocast_context(self.device, self.precision):
-            out = self.network(self.template_rgb, self.template_tir, search_rgb, search_tir, self.template_mask)
+            out = self.network(*templates, search_rgb, search_tir, mask)
         return {k: out[k].float().to(self.device) for k in ("score_map", "size_map", "offset_map")}
 
-    def _search(self, rgb: np.ndarray, tir: np.ndarray, around) -> tuple[list[float], float]:
-        """Look for the target in the search window centred on box ``around``: the image box
-        found and the network's score there; each step's time is added to ``last_step_seconds``."""
+    def _search(self, rgb: np.ndarray, tir: np.ndarray, arounds: list, motion_prior: bool = True
+                ) -> list[tuple[list[float], float]]:
+        """Look for the target in the search windows centred on each box of ``arounds``, in one
+        batch: per window the image box found and the network's score there. ``motion_prior``
+        weights each score map with the Hann window (if configured) before picking the cell. Each
+        step's time is added to ``last_step_seconds``."""
         started = time.perf_counter()
         crop = self.crop
-        patch_rgb, resize_factor = sample_crop(rgb, around, crop.search_factor, crop.search_size)
-        patch_tir, _ = sample_crop(tir, around, crop.search_factor, crop.search_size)
+        patches, factors = [], []
+        for around in arounds:
+            patch_rgb, factor = sample_crop(rgb, around, crop.search_factor, crop.search_size)
+            patches.append((patch_rgb, sample_crop(tir, around, crop.search_factor, crop.search_size)[0]))
+            factors.append(factor)
         cropped = time.perf_counter()
-        search_rgb, search_tir = self._to_tensor(patch_rgb), self._to_tensor(patch_tir)
+        search_rgb = torch.cat([self._to_tensor(patch_rgb) for patch_rgb, _ in patches])
+        search_tir = torch.cat([self._to_tensor(patch_tir) for _, patch_tir in patches])
         normalized = time.perf_counter()
         maps = self.predict(search_rgb, search_tir)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         forwarded = time.perf_counter()
-        response = maps["score_map"] * self.window if self.window is not None else maps["score_map"]
-        box = decode_boxes(response, maps["size_map"], maps["offset_map"])[0]
-        score = maps["score_map"].flatten()[response.flatten().argmax()]
-        *pred, score = torch.cat([box * crop.search_size, score.view(1)]).tolist()  # one device-to-host copy
-        mapped = box_from_crop(pred, around, resize_factor, crop.search_size)
+        response = maps["score_map"]
+        if motion_prior and self.window is not None:
+            response = response * self.window
+        boxes = decode_boxes(response, maps["size_map"], maps["offset_map"])
+        best = response.flatten(1).argmax(dim=1, keepdim=True)
+        scores = maps["score_map"].flatten(1).gather(1, best)
+        rows = torch.cat([boxes * crop.search_size, scores], dim=1).tolist()  # one device-to-host copy
+        found = [(box_from_crop(row[:4], around, factor, crop.search_size), row[4])
+                 for row, around, factor in zip(rows, arounds, factors)]
         marks = [started, cropped, normalized, forwarded, time.perf_counter()]
         for step, begin, end in zip(TIMED_STEPS, marks, marks[1:]):
             self.last_step_seconds[step] += end - begin
-        return mapped, score
+        return found
 
     def _redetect(self, rgb: np.ndarray, tir: np.ndarray) -> tuple[list[float], float]:
         """Search the whole frame: windows of the size used at the last confident target size,
-        overlapping by half, so every point lies near some window's centre; the best one."""
+        overlapping by half, so every point lies near some window's centre; the best-scoring
+        box, picked without the motion prior (a lost target may be anywhere in a window)."""
         width, height = self.confident_size
         side = CropWindow.around((0.0, 0.0, width, height), self.crop.search_factor).size
         frame_height, frame_width = rgb.shape[:2]
-        candidates = [self._search(rgb, tir, [cx - width / 2, cy - height / 2, width, height])
-                      for cy in tile_centers(frame_height, side) for cx in tile_centers(frame_width, side)]
+        arounds = [[cx - width / 2, cy - height / 2, width, height]
+                   for cy in tile_centers(frame_height, side) for cx in tile_centers(frame_width, side)]
+        candidates = [candidate for first in range(0, len(arounds), REDETECT_BATCH)
+                      for candidate in self._search(rgb, tir, arounds[first:first + REDETECT_BATCH],
+                                                    motion_prior=False)]
         return max(candidates, key=lambda candidate: candidate[1])
 
     def update(self, rgb: np.ndarray, tir: np.ndarray) -> TrackResult:
         """Locate the target in the next frame pair; below ``tracker.redetect_threshold`` the
-        whole frame is searched too and the better of the two is kept."""
+        whole frame is searched too (see the module docstring)."""
         if self.state is None:
             raise RuntimeError("call init() before update()")
         rgb, tir = self._check_pair(rgb, tir)
         height, width = rgb.shape[:2]
         self.last_step_seconds = dict.fromkeys(TIMED_STEPS, 0.0)
-        box, score = self._search(rgb, tir, self.state)
-        threshold = self.config.tracker.redetect_threshold
+        (box, score), = self._search(rgb, tir, [self.state])
+        settings = self.config.tracker
+        threshold = settings.redetect_threshold
         if score < threshold:
-            box, score = max((box, score), self._redetect(rgb, tir), key=lambda candidate: candidate[1])
+            found, found_score = self._redetect(rgb, tir)
+            if found_score > score and found_score >= settings.redetect_accept:
+                box, score = found, found_score
         if score >= threshold:
             self.confident_size = (box[2], box[3])
         started = time.perf_counter()

@@ -104,14 +104,24 @@ def generalized_iou(boxes1: torch.Tensor, boxes2: torch.Tensor) -> tuple[torch.T
     return iou - (hull - union) / hull, iou
 
 
-def box_losses(head_out: dict, gt_xyxy: torch.Tensor, heatmap: torch.Tensor) -> dict[str, torch.Tensor]:
-    """GIoU, L1 and focal losses of one CENTER head, plus the mean IoU (no gradient)."""
+def box_losses(head_out: dict, gt_xyxy: torch.Tensor, heatmap: torch.Tensor,
+               present: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """GIoU, L1 and focal losses of one CENTER head, plus the mean IoU (no gradient).
+
+    ``present`` (B,) marks the pairs whose search crop shows the target; ``gt_xyxy`` then holds
+    only their boxes, and the others count in the focal loss alone (their heatmap is zero)."""
     pred = cxcywh_to_xyxy(head_out["pred_boxes"]).reshape(-1, 4)
+    location = focal_loss(head_out["score_map"], heatmap)
+    if present is not None and not present.all():
+        pred = pred[present]
+        if not len(pred):
+            zero = location.new_zeros(())
+            return {"giou": zero, "l1": zero, "location": location, "iou": zero}
     giou, iou = generalized_iou(pred, gt_xyxy)
     return {
         "giou": (1 - giou).mean(),
         "l1": F.l1_loss(pred, gt_xyxy),
-        "location": focal_loss(head_out["score_map"], heatmap),
+        "location": location,
         "iou": iou.detach().mean(),
     }
 

@@ -77,14 +77,18 @@ def compute_losses(outputs: dict, search_anno: torch.Tensor, train: TrainConfig,
     """
     heatmap = gaussian_heatmap(search_anno, feat_size).to(search_anno.device)
     gt_xyxy = xywh_to_xyxy(search_anno.float()).clamp(0.0, 1.0)
-    student = box_losses(_float_head(outputs["student"]), gt_xyxy, heatmap)
+    present = (search_anno[:, 2:] > 0).all(dim=1)
+    if not present.all():  # target-absent pairs (train.negative_pair_ratio): no box, an all-zero heatmap
+        heatmap = heatmap * present.view(-1, 1, 1, 1).to(heatmap.dtype)
+        gt_xyxy = gt_xyxy[present]
+    student = box_losses(_float_head(outputs["student"]), gt_xyxy, heatmap, present)
     student_total = box_total(student, train)
     zero = student_total.new_zeros(())
     style, content, loss = zero, zero, student_total
     status = {}
     if "teacher_rgb" in outputs:
         for name in ("teacher_rgb", "teacher_tir"):
-            teacher_total = box_total(box_losses(_float_head(outputs[name]), gt_xyxy, heatmap), train)
+            teacher_total = box_total(box_losses(_float_head(outputs[name]), gt_xyxy, heatmap, present), train)
             status[f"Loss/{name}"] = teacher_total.detach()
             loss = loss + teacher_total
         for rgb, tir in zip(outputs["layers_rgb"], outputs["layers_tir"]):

@@ -81,6 +81,7 @@ def seed_everything(seed: int) -> None:
 
 
 RESUMABLE_CHANGES = ("train.epochs",)  # extending a run is what resuming is for
+UNUSED_IN_TRAINING = ("name", "tracker.")  # the tracker's settings only matter when tracking
 
 
 def changed_settings(stored: Config, current: Config) -> list[str]:
@@ -96,7 +97,8 @@ def changed_settings(stored: Config, current: Config) -> list[str]:
 
     old, new = flat(stored.to_dict()), flat(current.to_dict())
     return [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in sorted(set(old) | set(new))
-            if old.get(key) != new.get(key) and key not in RESUMABLE_CHANGES and key != "name"]
+            if old.get(key) != new.get(key) and key not in RESUMABLE_CHANGES
+            and not key.startswith(UNUSED_IN_TRAINING)]
 
 
 def drop_scalars_after(path: Path, step: int) -> None:
