@@ -78,7 +78,8 @@ class CropConfig:
 @dataclass(frozen=True)
 class TrackerConfig:
     """Online post-processing: the Hann motion prior, the clipping margin, and the score below
-    which the whole frame is searched again (0: never, as in the published tracker)."""
+    which the whole frame is searched again (0: never, as in the published tracker). Every
+    default is the published tracker's behaviour."""
 
     hann_window: bool = True
     clip_margin: float = 10.0
@@ -87,6 +88,16 @@ class TrackerConfig:
     """A whole-frame candidate replaces the local box only with at least this score (and a
     higher one than the local box): a lost tracker keeps searching rather than settling on a
     weak look-alike."""
+    redetect_appearance: float = 0.0
+    """Weight of the target's first-frame appearance when whole-frame candidates and the local
+    box are ranked: (1 - w) * network score + w * similarity (normalised cross-correlation of
+    the box's patch with the first frame's, mean of both modalities). 0: the score alone."""
+    redetect_windows: int = 0
+    """Whole-frame search windows run per frame while the score stays below the threshold,
+    nearest to the last box first; 0: all at once. A budget bounds a lost frame's cost."""
+    hold_size_below: float = 0.0
+    """Below this score the box keeps its previous size and only its centre follows the
+    network: an unsure frame does not let the box swell onto the background."""
 
 
 @dataclass(frozen=True)
@@ -182,12 +193,13 @@ POSITIVE_INTS = {
     "train": ("epochs", "samples_per_epoch", "batch_size", "max_sample_interval", "log_interval"),
 }
 NON_NEGATIVE = {
-    "model": ("drop_path_rate",), "tracker": ("clip_margin",),
+    "model": ("drop_path_rate",), "tracker": ("clip_margin", "redetect_windows"),
     "train": ("val_samples", "num_workers", "lr_head", "lr_backbone", "weight_decay", "grad_clip_norm",
               "giou_weight", "l1_weight", "focal_weight", "style_weight", "content_weight",
               "search_center_jitter", "search_scale_jitter", "template_center_jitter", "template_scale_jitter"),
 }
-UNIT_INTERVAL = {"model": ("ce_keep_ratio",), "tracker": ("redetect_threshold", "redetect_accept"),
+UNIT_INTERVAL = {"model": ("ce_keep_ratio",), "tracker": ("redetect_threshold", "redetect_accept",
+                                                              "redetect_appearance", "hold_size_below"),
                  "train": ("mask_probability", "mask_ratio", "negative_pair_ratio")}
 
 

@@ -276,3 +276,82 @@ def test_whole_frame_search_in_batches_matches_window_by_window():
         assert np.allclose(box, box_one, atol=1e-3) and abs(score - score_one) < 1e-5
     x, y, w, h = tracker._redetect(rgb, tir)[0]
     assert abs(x + w / 2 - 206) < 10 and abs(y + h / 2 - 165) < 10
+
+
+def striped_frame(targets, rng):
+    """A 320x240 pair on noise with warm 12x30 targets: (x, y, stripes) where stripes is
+    "vertical" or "horizontal", the pattern painted on the target in both modalities."""
+    rgb = rng.integers(60, 90, (240, 320, 3), dtype=np.uint8)
+    tir = rng.integers(40, 60, (240, 320, 3), dtype=np.uint8)
+    for x, y, stripes in targets:
+        pattern = np.full((30, 12), 230, dtype=np.uint8)
+        if stripes == "vertical":
+            pattern[:, ::4] = 120
+        else:
+            pattern[::6, :] = 120
+        tir[y:y + 30, x:x + 12] = pattern[..., None]
+        rgb[y:y + 30, x:x + 12] = pattern[..., None] // 2
+    return rgb, tir
+
+
+def with_settings(tracker: CKDTracker, **settings) -> CKDTracker:
+    import dataclasses
+
+    tracker.config = dataclasses.replace(tracker.config, tracker=dataclasses.replace(tracker.config.tracker, **settings))
+    return tracker
+
+
+def test_appearance_ranks_candidates_by_their_likeness_to_the_first_frame():
+    """tracker.redetect_appearance: a patch's likeness to the first frame's target decides
+    between whole-frame candidates, so a look-alike the network scores higher loses."""
+    rng = np.random.default_rng(2)
+    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), redetect_appearance=1.0)
+    first = striped_frame([(40, 40, "vertical")], rng)
+    tracker.init(*first, (40, 40, 12, 30))
+    assert tracker._rank(*first, [40, 40, 12, 30], 0.0) > 0.99
+    assert tracker._rank(*first, [200, 150, 12, 30], 1.0) < 0.3
+    assert with_settings(tracker, redetect_appearance=0.0)._rank(*first, [200, 150, 12, 30], 0.7) == 0.7
+
+    later = striped_frame([(250, 40, "horizontal"), (60, 180, "vertical")], rng)
+    found = {}
+    for weight in (0.0, 1.0):
+        x, y, w, h = with_settings(tracker, redetect_appearance=weight)._redetect(*later)[0]
+        found[weight] = (x + w / 2, y + h / 2)
+    assert abs(found[0.0][0] - 256) < 10, found  # the network alone prefers the look-alike ...
+    assert abs(found[1.0][0] - 66) < 10 and abs(found[1.0][1] - 195) < 10, found  # ... its likeness does not
+
+
+def test_hold_size_below_keeps_the_box_size_and_follows_the_centre():
+    rng = np.random.default_rng(3)
+    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), hold_size_below=1.0)
+    tracker.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
+    for step in range(1, 6):
+        box = tracker.update(*jump_frame(40 + 4 * step, 40 + 2 * step, rng)).box
+        assert box[2:] == [12, 30]
+        assert abs(box[0] + 6 - (46 + 4 * step)) < 4 and abs(box[1] + 15 - (55 + 2 * step)) < 4
+    free = CKDTracker.from_weights(DEMO_MODEL)
+    free.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
+    assert free.update(*jump_frame(44, 42, rng)).box[2:] != [12, 30]
+
+
+def test_a_window_budget_spreads_the_whole_frame_search_over_frames_nearest_first():
+    """tracker.redetect_windows: each lost frame runs at most that many windows, nearest to the
+    last box first, and the next frame goes on with the rest (nothing may be accepted here); a
+    confident frame ends the pass."""
+    rng = np.random.default_rng(4)
+    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), redetect_threshold=1.0, redetect_accept=1.0,
+                             redetect_windows=3)
+    tracker.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
+    empty = rng.integers(60, 90, (240, 320, 3), dtype=np.uint8), rng.integers(40, 60, (240, 320, 3), dtype=np.uint8)
+    tracker.update(*empty)
+    total = len(tracker.unsearched) + 3
+    nearest = tracker.unsearched[0]
+    searched = []
+    original = tracker._search
+    tracker._search = lambda rgb, tir, arounds, motion_prior=True: searched.append(list(arounds)) or original(
+        rgb, tir, arounds, motion_prior)
+    tracker.update(*empty)
+    assert [len(arounds) for arounds in searched] == [1, 3] and searched[1][0] == nearest
+    assert len(tracker.unsearched) == total - 6
+    with_settings(tracker, redetect_threshold=0.0).update(*empty)
+    assert tracker.unsearched == []

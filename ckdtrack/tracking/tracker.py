@@ -10,8 +10,13 @@ reappears elsewhere. With ``tracker.redetect_threshold`` set, a frame whose scor
 it is also searched as a whole (tiled with search windows at the last confident target size,
 in batches) and the best candidate found there replaces the local box when it scores higher
 and at least ``tracker.redetect_accept``; otherwise the search is repeated on the next frame.
-Frames above the threshold cost nothing extra. The published configs leave it at 0 (off), as
-the published tracker has no re-detection.
+``tracker.redetect_windows`` bounds the windows run per frame, so that a lost tracker stays
+real-time: the search then covers the frame over several frames.
+Frames above the threshold cost nothing extra. With ``tracker.redetect_appearance`` the
+candidates and the local box are ranked partly by how much their patch looks like the first
+frame's target (normalised cross-correlation, a check independent of the network).
+``tracker.hold_size_below`` keeps the box's size on frames whose score is below it. The
+published configs leave all of this off, as the published tracker has none of it.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from ..models.runtime import autocast_context, autocast_dtype, resolve_device
 TIMED_STEPS = ("crop", "normalize", "forward", "postprocess")
 BACKENDS = ("torch", "onnxruntime")
 REDETECT_BATCH = 32  # whole-frame search windows per forward pass: faster than one by one, bounded memory
+APPEARANCE_SIZE = 24  # side of the patches compared by the appearance check, in pixels
 
 
 def tile_centers(length: int, window: int) -> np.ndarray:
@@ -47,6 +53,14 @@ def tile_centers(length: int, window: int) -> np.ndarray:
         return np.array([length / 2.0])
     count = math.ceil((length - window) / (window / 2)) + 1
     return np.linspace(window / 2, length - window / 2, count)
+
+
+def appearance_patch(image: np.ndarray, box) -> np.ndarray:
+    """The box's square patch (the crop geometry at factor 1) in grey, zero-mean and unit-norm,
+    so that a dot product of two patches is their normalised cross-correlation."""
+    patch = sample_crop(image, box, 1.0, APPEARANCE_SIZE)[0].astype(np.float32).mean(axis=2)
+    patch -= patch.mean()
+    return patch / max(float(np.linalg.norm(patch)), 1e-6)
 
 
 def hann_window(size: int) -> torch.Tensor:
@@ -91,6 +105,9 @@ class CKDTracker:
         self.std = torch.tensor(INPUT_STD, device=self.device).view(1, 3, 1, 1)
         self.state: list[float] | None = None
         self.confident_size: tuple[float, float] | None = None
+        self.appearance: tuple[np.ndarray, np.ndarray] | None = None
+        self.unsearched: list[list[float]] = []
+        """Whole-frame search windows not yet run in the current pass (``tracker.redetect_windows``)."""
         self.frame_size: tuple[int, int] | None = None
         self.last_step_seconds = dict.fromkeys(TIMED_STEPS, 0.0)
 
@@ -144,6 +161,8 @@ class CKDTracker:
                               else None)
         self.state = box
         self.confident_size = (box[2], box[3])
+        self.appearance = (appearance_patch(rgb, box), appearance_patch(tir, box))
+        self.unsearched = []
 
     @torch.inference_mode()
     def predict(self, search_rgb: torch.Tensor, search_tir: torch.Tensor) -> dict:
@@ -195,18 +214,37 @@ class CKDTracker:
         return found
 
     def _redetect(self, rgb: np.ndarray, tir: np.ndarray) -> tuple[list[float], float]:
-        """Search the whole frame: windows of the size used at the last confident target size,
-        overlapping by half, so every point lies near some window's centre; the best-scoring
-        box, picked without the motion prior (a lost target may be anywhere in a window)."""
-        width, height = self.confident_size
-        side = CropWindow.around((0.0, 0.0, width, height), self.crop.search_factor).size
-        frame_height, frame_width = rgb.shape[:2]
-        arounds = [[cx - width / 2, cy - height / 2, width, height]
-                   for cy in tile_centers(frame_height, side) for cx in tile_centers(frame_width, side)]
+        """Search the whole frame: windows at the last confident target size, overlapping by
+        half, so every point lies near some window's centre, nearest to the last box first;
+        returns the best box (ranked by :meth:`_rank`, without the motion prior: a lost target
+        may be anywhere in a window). With ``tracker.redetect_windows`` a call runs only that
+        many windows and the next call goes on with the rest, so a lost frame's cost stays
+        bounded and the frame is covered over several frames."""
+        if not self.unsearched:
+            width, height = self.confident_size
+            side = CropWindow.around((0.0, 0.0, width, height), self.crop.search_factor).size
+            frame_height, frame_width = rgb.shape[:2]
+            x, y, w, h = self.state
+            centers = sorted(((cx, cy) for cy in tile_centers(frame_height, side) for cx in tile_centers(frame_width, side)),
+                             key=lambda center: math.hypot(center[0] - x - w / 2, center[1] - y - h / 2))
+            self.unsearched = [[cx - width / 2, cy - height / 2, width, height] for cx, cy in centers]
+        budget = self.config.tracker.redetect_windows or len(self.unsearched)
+        arounds, self.unsearched = self.unsearched[:budget], self.unsearched[budget:]
         candidates = [candidate for first in range(0, len(arounds), REDETECT_BATCH)
                       for candidate in self._search(rgb, tir, arounds[first:first + REDETECT_BATCH],
                                                     motion_prior=False)]
-        return max(candidates, key=lambda candidate: candidate[1])
+        return max(candidates, key=lambda candidate: self._rank(rgb, tir, *candidate))
+
+    def _rank(self, rgb: np.ndarray, tir: np.ndarray, box: list[float], score: float) -> float:
+        """What whole-frame candidates and the local box are compared by: the network score,
+        mixed with the first frame's appearance by ``tracker.redetect_appearance``."""
+        weight = self.config.tracker.redetect_appearance
+        if weight == 0:
+            return score
+        template_rgb, template_tir = self.appearance
+        similarity = 0.5 * (float((appearance_patch(rgb, box) * template_rgb).sum())
+                            + float((appearance_patch(tir, box) * template_tir).sum()))
+        return (1 - weight) * score + weight * max(similarity, 0.0)
 
     def update(self, rgb: np.ndarray, tir: np.ndarray) -> TrackResult:
         """Locate the target in the next frame pair; below ``tracker.redetect_threshold`` the
@@ -221,8 +259,16 @@ class CKDTracker:
         threshold = settings.redetect_threshold
         if score < threshold:
             found, found_score = self._redetect(rgb, tir)
-            if found_score > score and found_score >= settings.redetect_accept:
+            if (found_score >= settings.redetect_accept
+                    and self._rank(rgb, tir, found, found_score) > self._rank(rgb, tir, box, score)):
                 box, score = found, found_score
+                self.unsearched = []
+        else:
+            self.unsearched = []
+        if score < settings.hold_size_below:
+            _, _, width_before, height_before = self.state
+            box = [box[0] + (box[2] - width_before) / 2, box[1] + (box[3] - height_before) / 2,
+                   width_before, height_before]
         if score >= threshold:
             self.confident_size = (box[2], box[3])
         started = time.perf_counter()
