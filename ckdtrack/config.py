@@ -156,6 +156,17 @@ class TrainConfig:
     """Share of pairs whose search crop is cut where the target is not (its box becomes
     0,0,0,0): the score map learns to stay low without the target, which a tracker needs to
     notice a loss and to re-detect. 0 (the published training) never."""
+    big_teacher: str = ""
+    """Inference checkpoint of a bigger CKD (the published ViT-B weights, or an export) that
+    the students are distilled from, frozen; empty (the published training): none."""
+    big_teacher_config: str = ""
+    """Config (name or YAML) of ``big_teacher`` when the file stores none; empty: the stored
+    one, else ``ckd_vitb``."""
+    score_distill_weight: float = 1.0
+    """Weight of the fused head's score map against the big teacher's (both stages)."""
+    feature_distill_weight: float = 1.0
+    """Weight of the projected last-layer student features against the big teacher's (stage
+    ``distill`` only: set 0 in stage ``head``, whose students are frozen)."""
     amp: Precision = "fp32"
     log_interval: int = 50
     datasets: tuple[DatasetEntry, ...] = (DatasetEntry(),)
@@ -196,6 +207,7 @@ NON_NEGATIVE = {
     "model": ("drop_path_rate",), "tracker": ("clip_margin", "redetect_windows"),
     "train": ("val_samples", "num_workers", "lr_head", "lr_backbone", "weight_decay", "grad_clip_norm",
               "giou_weight", "l1_weight", "focal_weight", "style_weight", "content_weight",
+              "score_distill_weight", "feature_distill_weight",
               "search_center_jitter", "search_scale_jitter", "template_center_jitter", "template_scale_jitter"),
 }
 UNIT_INTERVAL = {"model": ("ce_keep_ratio",), "tracker": ("redetect_threshold", "redetect_accept",
@@ -305,6 +317,7 @@ def _check_rules(config: Config, where: str) -> None:
     if model.ce_layers and not model.ce_keep_ratio > 0:
         fail("model.ce_keep_ratio", model.ce_keep_ratio, "must be positive when model.ce_layers is set")
     check_device_name(config.train.device, f"{where}: train.device")
+    _check_big_teacher(config.train, fail)
     for key in ("datasets", "val_datasets"):
         for index, entry in enumerate(getattr(config.train, key)):
             if not entry.ratio > 0:
@@ -313,6 +326,20 @@ def _check_rules(config: Config, where: str) -> None:
                 fail(f"train.{key}[{index}].name", entry.name, f"is not a benchmark ({', '.join(NAMES + tuple(ALIASES))})")
             if entry.split not in SPLITS:
                 fail(f"train.{key}[{index}].split", entry.split, f"is not a split ({', '.join(SPLITS)})")
+
+
+def _check_big_teacher(train: TrainConfig, fail) -> None:
+    """A big teacher needs a term to act through, and stage ``head`` can only use the score map."""
+    if not train.big_teacher:
+        if train.big_teacher_config:
+            fail("train.big_teacher_config", train.big_teacher_config, "is set but train.big_teacher is empty")
+        return
+    if train.score_distill_weight == 0 and train.feature_distill_weight == 0:
+        fail("train.big_teacher", train.big_teacher,
+             "is set but train.score_distill_weight and train.feature_distill_weight are both 0")
+    if train.stage == "head" and train.feature_distill_weight > 0:
+        fail("train.feature_distill_weight", train.feature_distill_weight,
+             "must be 0 in stage 'head' (frozen students: only the score map is distilled)")
 
 
 def config_from_dict(data: Any, where: str = "config") -> Config:

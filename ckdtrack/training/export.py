@@ -3,8 +3,10 @@
 The inference file is ``{'net': state_dict, 'config': config_dict}``: the two students and the
 fused head in the published key layout (so :func:`ckdtrack.models.load_model` and the
 published tooling load it), plus the config, so that a model of any size can be rebuilt from
-the file alone. The kept weights are loaded into a network of that config before anything is
-written, so a checkpoint that does not fit is refused instead of exported.
+the file alone. Training-only parts (the teachers and their heads; the big teacher's feature
+projector, which training checkpoints keep beside ``net``) are left out. The kept weights are
+loaded into a network of that config before anything is written, so a checkpoint that does
+not fit is refused instead of exported.
 """
 
 from __future__ import annotations

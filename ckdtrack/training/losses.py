@@ -4,6 +4,8 @@ Every function reproduces the published training objective numerically (see
 ``shared/golden/README.md``): the CenterNet Gaussian target with its radius formula,
 the focal loss on the score map, GIoU and L1 on normalised corner boxes, the style loss
 between the two students and the content loss from each teacher to its student.
+The score-map and feature terms of a frozen big CKD teacher (``train.big_teacher``) are
+this package's addition, off in the published configs.
 """
 
 from __future__ import annotations
@@ -138,6 +140,35 @@ def instance_normalize(x: torch.Tensor, level: str) -> torch.Tensor:
 def content_loss(teacher: torch.Tensor, student: torch.Tensor, level: str = "channel") -> torch.Tensor:
     """MSE between instance-normalised teacher and student features; the teacher is a fixed target."""
     return F.mse_loss(instance_normalize(teacher.detach(), level), instance_normalize(student, level))
+
+
+def resize_square(maps: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, C, H, W) crops or maps bilinearly resized to ``size`` x ``size``; student and big
+    teacher see the same region, so pixel and cell centres line up (``align_corners=False``)."""
+    if maps.shape[-1] == size and maps.shape[-2] == size:
+        return maps
+    return F.interpolate(maps, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def score_distill_loss(teacher_scores: torch.Tensor, student_scores: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the student's (B, 1, H, W) score map against the big teacher's,
+    resized to the student's grid and detached, as soft targets.
+
+    BCE reads each cell as the Bernoulli "the centre is here" that the focal loss trains, and
+    its gradient on the cell's logit is simply student - teacher.
+    """
+    target = resize_square(teacher_scores.detach(), student_scores.shape[-1])
+    return F.binary_cross_entropy(student_scores, target)
+
+
+def feature_distill_loss(teacher_tokens: torch.Tensor, student_tokens: torch.Tensor) -> torch.Tensor:
+    """MSE between layer-normalised search tokens (B, H*W, C) of the big teacher (detached,
+    its grid resized to the student's) and the student's projection to the teacher's width."""
+    batch, count, channels = teacher_tokens.shape
+    grid, student_grid = math.isqrt(count), math.isqrt(student_tokens.shape[1])
+    maps = teacher_tokens.transpose(1, 2).reshape(batch, channels, grid, grid)
+    resized = resize_square(maps, student_grid).flatten(2).transpose(1, 2)
+    return content_loss(resized, student_tokens, "token")
 
 
 def style_loss(x: torch.Tensor, y: torch.Tensor, level: str = "channel") -> torch.Tensor:

@@ -5,7 +5,8 @@ search tokens) feed the fused head, each teacher feeds its own head, and the los
 them (box losses of all three heads, style loss between the students, content loss from
 each teacher to its student). Stage ``head`` (stage 2) freezes the students, turns on
 multi-modal candidate elimination and trains the fused head on its box loss alone, so the
-teachers are not run at all.
+teachers are not run at all. A frozen big CKD teacher (``train.big_teacher``) adds its
+score map as a target in both stages and, in stage ``distill``, its last-layer search features.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from torch import nn
 
 from ..config import TrainConfig, TrainingStage
 from ..models.ckd import CKD, center_template_mask
-from .losses import box_losses, content_loss, gaussian_heatmap, style_loss, xywh_to_xyxy
+from .big_teacher import run_big_teacher
+from .losses import (box_losses, content_loss, feature_distill_loss, gaussian_heatmap, score_distill_loss, style_loss,
+                     xywh_to_xyxy)
+
 
 def box_total(losses: dict, train: TrainConfig) -> torch.Tensor:
     """One head's weighted box loss (GIoU, L1, focal on the centre heatmap)."""
@@ -29,17 +33,33 @@ class TrainingNetwork(nn.Module):
 
     ``forward(batch, search_keep)`` takes the sample tensors (``template_rgb``, ``template_tir``,
     ``search_rgb``, ``search_tir``) and returns every head output and per-block feature the
-    loss needs.
+    loss needs. With a frozen ``big_teacher`` (:mod:`ckdtrack.training.big_teacher`) it also
+    returns that teacher's outputs (``big_teacher``) and, with ``project_features`` (stage
+    ``distill`` only), the students' last-layer search tokens mapped to the teacher's width by
+    a learned linear ``feature_projector`` (``projected_search``), a training-only module.
     """
 
-    def __init__(self, model: CKD, stage: str = "distill"):
+    def __init__(self, model: CKD, stage: str = "distill", big_teacher: CKD | None = None,
+                 project_features: bool = False):
         super().__init__()
         if stage not in typing.get_args(TrainingStage):
             raise ValueError(f"unknown training stage {stage!r} ({' or '.join(typing.get_args(TrainingStage))})")
         if stage == "distill" and not model.with_teachers:
             raise ValueError("stage 'distill' needs a CKD model built with teachers")
+        if project_features and (big_teacher is None or stage != "distill"):
+            raise ValueError("projected features need a big teacher and stage 'distill'")
         self.model = model
         self.stage = stage
+        self.big_teacher = big_teacher
+        self.feature_projector = (nn.Linear(2 * model.config.model.embed_dim, 2 * big_teacher.config.model.embed_dim)
+                                  if project_features else None)
+
+    def train(self, mode: bool = True) -> TrainingNetwork:
+        """Set the training mode; the big teacher stays in eval mode (frozen BatchNorm, no drop-path)."""
+        super().train(mode)
+        if self.big_teacher is not None:
+            self.big_teacher.eval()
+        return self
 
     def forward(self, batch: dict, search_keep: torch.Tensor | None = None) -> dict:
         model = self.model
@@ -48,17 +68,26 @@ class TrainingNetwork(nn.Module):
             with torch.no_grad():
                 students = model.students(batch["template_rgb"], batch["template_tir"], batch["search_rgb"],
                                           batch["search_tir"], ce_template_mask=mask)
-            return {"student": model.run_head(model.box_head, students["backbone_feat"])}
-        students = model.students(batch["template_rgb"], batch["template_tir"], batch["search_rgb"],
-                                  batch["search_tir"], search_keep=search_keep, eliminate=False,
-                                  return_layer_features=True)
-        return {
-            "student": model.run_head(model.box_head, students["backbone_feat"]),
-            "layers_rgb": students["layers_rgb"],
-            "layers_tir": students["layers_tir"],
-            "teacher_rgb": model.teacher(model.teacher_rgb, model.box_head_v, batch["template_rgb"], batch["search_rgb"]),
-            "teacher_tir": model.teacher(model.teacher_tir, model.box_head_i, batch["template_tir"], batch["search_tir"]),
-        }
+            outputs = {"student": model.run_head(model.box_head, students["backbone_feat"])}
+        else:
+            students = model.students(batch["template_rgb"], batch["template_tir"], batch["search_rgb"],
+                                      batch["search_tir"], search_keep=search_keep, eliminate=False,
+                                      return_layer_features=True)
+            outputs = {
+                "student": model.run_head(model.box_head, students["backbone_feat"]),
+                "layers_rgb": students["layers_rgb"],
+                "layers_tir": students["layers_tir"],
+                "teacher_rgb": model.teacher(model.teacher_rgb, model.box_head_v, batch["template_rgb"],
+                                             batch["search_rgb"]),
+                "teacher_tir": model.teacher(model.teacher_tir, model.box_head_i, batch["template_tir"],
+                                             batch["search_tir"]),
+            }
+        if self.big_teacher is not None:
+            outputs["big_teacher"] = run_big_teacher(self.big_teacher, batch)
+        if self.feature_projector is not None:
+            search = students["backbone_feat"][:, -model.rgb_branch.num_search_tokens:]
+            outputs["projected_search"] = self.feature_projector(search)
+        return outputs
 
 
 def _float_head(out: dict) -> dict:
@@ -72,8 +101,9 @@ def compute_losses(outputs: dict, search_anno: torch.Tensor, train: TrainConfig,
 
     ``search_anno`` is (B, 4) normalised ``xywh`` of the target in the search crop. Status keys:
     ``Loss/total`` (fused head's box loss), ``Loss/giou``, ``Loss/l1``, ``Loss/location``,
-    ``Loss/style``, ``Loss/content``, ``IoU`` and, in stage 1, ``Loss/teacher_rgb`` and
-    ``Loss/teacher_tir``.
+    ``Loss/style``, ``Loss/content``, ``IoU``, in stage 1 ``Loss/teacher_rgb`` and
+    ``Loss/teacher_tir`` and, with a big teacher, ``Loss/score_distill`` and
+    ``Loss/feature_distill`` (each only when its weight is positive).
     """
     heatmap = gaussian_heatmap(search_anno, feat_size).to(search_anno.device)
     gt_xyxy = xywh_to_xyxy(search_anno.float()).clamp(0.0, 1.0)
@@ -99,6 +129,16 @@ def compute_losses(outputs: dict, search_anno: torch.Tensor, train: TrainConfig,
             for teacher, student_layer in zip(teacher_layers, student_layers):
                 content = content + content_loss(teacher.float(), student_layer.float(), train.content_loss_type)
         loss = loss + train.style_weight * style + train.content_weight * content
+    if "big_teacher" in outputs and train.score_distill_weight > 0:
+        score_distill = score_distill_loss(outputs["big_teacher"]["score_map"].float(),
+                                           outputs["student"]["score_map"].float())
+        status["Loss/score_distill"] = score_distill.detach()
+        loss = loss + train.score_distill_weight * score_distill
+    if "projected_search" in outputs and train.feature_distill_weight > 0:
+        feature_distill = feature_distill_loss(outputs["big_teacher"]["search_tokens"].float(),
+                                               outputs["projected_search"].float())
+        status["Loss/feature_distill"] = feature_distill.detach()
+        loss = loss + train.feature_distill_weight * feature_distill
     status.update({
         "Loss/total": student_total.detach(),
         "Loss/style": style.detach(),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, SequentialSampler
 from tqdm import tqdm
@@ -29,6 +30,7 @@ from ..models.checkpoint import load_state_strict, read_checkpoint
 from ..models.ckd import CKD
 from ..models.pretrained import load_initial_weights
 from ..models.runtime import autocast_dtype
+from .big_teacher import load_big_teacher
 from .distributed import DistributedContext, barrier, broadcast_buffers, reduce_sums
 from .losses import keep_mask
 from .objective import TrainingNetwork, compute_losses
@@ -49,11 +51,12 @@ def build_training_model(config: Config, init: str | Path | None = None, sha256:
     return model
 
 
-def parameter_groups(model: CKD, train) -> list[dict]:
+def parameter_groups(model: CKD, train, projector: nn.Module | None = None) -> list[dict]:
     """AdamW groups as published: heads at ``lr_head``, ViTs at ``lr_backbone``.
 
     Stage ``head`` trains the fused head only. Parameters outside the groups are frozen,
     and so are the ViTs' ImageNet ``cls_token``/``pos_embed``, which the tracker never uses.
+    The big teacher's feature ``projector``, new like a head, joins the head group.
     """
     trainable = {"distill": {"head": HEAD_MODULES, "backbone": VIT_MODULES},
                  "head": {"head": ("box_head",), "backbone": ()}}[train.stage]
@@ -66,6 +69,8 @@ def parameter_groups(model: CKD, train) -> list[dict]:
         else:
             param.requires_grad_(True)
             groups[group].append(param)
+    if projector is not None:
+        groups["head"].extend(projector.parameters())
     rates = {"head": train.lr_head, "backbone": train.lr_backbone}
     return [{"name": g, "params": params, "lr": rates[g]} for g, params in groups.items() if params]
 
@@ -155,8 +160,12 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.progress = progress and context.is_main
         self.model = model.to(context.device)
-        self.network = TrainingNetwork(self.model, train.stage)
-        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, train), weight_decay=train.weight_decay)
+        big_teacher = load_big_teacher(config)
+        self.network = TrainingNetwork(self.model, train.stage, big_teacher,
+                                       project_features=big_teacher is not None and train.feature_distill_weight > 0)
+        self.network.to(context.device)
+        self.optimizer = torch.optim.AdamW(parameter_groups(self.model, train, self.network.feature_projector),
+                                           weight_decay=train.weight_decay)
         self.trainable = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.scaler = torch.amp.GradScaler(context.device.type, enabled=train.amp == "fp16")
         self.train_set, self.val_set = train_set, val_set
@@ -269,9 +278,10 @@ class Trainer:
         return means
 
     def save_checkpoint(self) -> None:
-        """Everything needed to continue after the current epoch, written atomically by rank 0."""
+        """Everything needed to continue after the current epoch, written atomically by rank 0:
+        the big teacher's feature projector too, never the big teacher (its file is in the config)."""
         if self.context.is_main:
-            atomic_torch_save({
+            state = {
                 "net": self.model.state_dict(),
                 "optimizer": self.optimizer.state_dict(),
                 "scaler": self.scaler.state_dict(),
@@ -279,7 +289,10 @@ class Trainer:
                 "step": self.step,
                 "history": self.history,
                 "config": self.config.to_dict(),
-            }, self.checkpoint_path)
+            }
+            if self.network.feature_projector is not None:
+                state["projector"] = self.network.feature_projector.state_dict()
+            atomic_torch_save(state, self.checkpoint_path)
         barrier(self.context)
 
     def resume(self) -> None:
@@ -288,7 +301,9 @@ class Trainer:
         if not path.is_file():
             raise InputError(f"{path}: no training checkpoint to resume from")
         state = read_checkpoint(path)
-        missing = [k for k in ("net", "optimizer", "scaler", "epoch", "step", "history", "config") if k not in state]
+        projector = self.network.feature_projector
+        expected = ("net", "optimizer", "scaler", "epoch", "step", "history", "config")
+        missing = [k for k in expected + (("projector",) if projector is not None else ()) if k not in state]
         if missing:
             raise InputError(f"{path}: not a training checkpoint (missing {', '.join(missing)})")
         changed = changed_settings(config_from_dict(state["config"], f"{path} (stored config)"), self.config)
@@ -296,6 +311,8 @@ class Trainer:
             raise InputError(f"{path}: the run was started with other settings ({'; '.join(changed)}): "
                              f"resume with the same config or choose another --out")
         load_state_strict(self.model, state["net"], path)
+        if projector is not None:
+            load_state_strict(projector, state["projector"], path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         self.epoch, self.step = int(state["epoch"]), int(state["step"])
