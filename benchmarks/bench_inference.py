@@ -2,7 +2,10 @@
 
 Times ``ckd_vitb``, ``ckd_vitb_mce`` and the small CPU model ``ckd_small_cpu`` in one run, each
 with random weights (speed does not depend on them), one tracker, batch 1, ``--threads`` CPU
-threads. The baseline is the straightforward fp32 eager ViT-B path without elimination. The
+threads. A config whose tracker re-detects (``tracker.redetect_threshold``) is timed tracking a
+visible target (re-detection off: the common case) and, in a "target lost" row, with the
+budgeted whole-frame search on every frame (its worst case). The baseline is the
+straightforward fp32 eager ViT-B path without elimination. The
 machine's matmul peak is measured in the same run, so MFU = model FLOPs / forward time / that
 peak. Prints the machine, one table, the small model's speed-up over ``ckd_vitb_mce`` and the
 step breakdown of the baseline and of the fastest mode; copy them to docs/benchmarks.md.
@@ -14,6 +17,7 @@ step breakdown of the baseline and of the fastest mode; copy them to docs/benchm
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -38,6 +42,11 @@ def onnx_tracker(model, config, folder: Path) -> CKDTracker:
     return CKDTracker.from_weights(path, config, backend="onnxruntime")
 
 
+def with_redetect_threshold(config, threshold: float):
+    """``config`` with the whole-frame search never (0) or on every frame (1)."""
+    return dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, redetect_threshold=threshold))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -59,11 +68,14 @@ def main() -> None:
     rows, runs = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for config_name in args.configs.split(","):
-            config = load_config(config_name)
+            configured = load_config(config_name)
+            config = with_redetect_threshold(configured, 0.0)
             model = CKD(config).to(args.device).eval()
             inputs = example_inputs(config, args.device)
             macs = count_macs(model, inputs)
             modes = [(p, CKDTracker(model, config, args.device, p)) for p in precisions]
+            if configured.tracker.redetect_threshold > 0:
+                modes.append(("fp32, target lost", CKDTracker(model, with_redetect_threshold(configured, 1.0), args.device)))
             if args.compile:
                 modes.append(("fp32 compiled", CKDTracker(model, config, args.device, compile=True)))
             if args.onnx:

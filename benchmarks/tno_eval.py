@@ -81,9 +81,14 @@ def run_classical(track, data: Path, out: Path) -> float:
     return frames / seconds
 
 
+LOCAL_ONLY = {"redetect_threshold": 0.0, "redetect_accept": 0.0, "redetect_appearance": 0.0,
+              "redetect_windows": 0, "hold_size_below": 0.0}
+"""Tracker settings that make the published, local-only tracker: no re-detection, no size hold."""
+
+
 def with_tracker(weights: Path, **settings) -> CKDTracker:
     """The tracker of ``weights`` with its stored config, ``settings`` replacing fields of its
-    ``tracker`` section (``redetect_threshold=0.0``: re-detection off)."""
+    ``tracker`` section (``**LOCAL_ONLY``: the published, local-only tracker)."""
     model, config = load_model(weights)
     config = dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, **settings))
     return CKDTracker(model, config)
@@ -113,8 +118,8 @@ def evaluate_tno(work: Path, models: dict[str, Path], threads: int = 2, videos: 
         tracker = with_tracker(weights)
         fps[name] = run_ckd(tracker, data, results / name, work / "videos" / name if videos else None)
         names.append(name)
-        if tracker.config.tracker.redetect_threshold > 0:
-            fps[f"{name}-local"] = run_ckd(with_tracker(weights, redetect_threshold=0.0), data,
+        if tracker.config.tracker != with_tracker(weights, **LOCAL_ONLY).config.tracker:
+            fps[f"{name}-local"] = run_ckd(with_tracker(weights, **LOCAL_ONLY), data,
                                            results / f"{name}-local", None)
             names.append(f"{name}-local")
     names += ["ncc", "mil", "static-box"]

@@ -42,11 +42,19 @@ from ckdtrack.training.trainer import CHECKPOINT_NAME, seed_everything
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
+from tno_eval import LOCAL_ONLY, evaluate_tno, run_ckd, with_tracker  # noqa: E402 (benchmarks/ on the path first)
 FINETUNE_LR_FACTOR = 0.1
 NEGATIVE_PAIRS = 0.2  # default share of target-absent search crops in phase 2
-# (redetect_threshold, redetect_accept) pairs tried; (0, 0) is re-detection off.
-REDETECT_SWEEP = [(0.0, 0.0)] + [(threshold, accept) for threshold in (0.2, 0.3, 0.4, 0.5)
-                                 for accept in (0.0, 0.5) if accept == 0.0 or accept > threshold]
+# Tracker settings tried on the validation sets ({} is re-detection off). Every whole-frame
+# search runs at most 3 windows per frame (tracker.redetect_windows): the most that keeps a lost
+# frame within 1/30 s on the 2-core CPU, so the tracker stays real-time; candidates are ranked by
+# their likeness to the first frame (tracker.redetect_appearance 1), which beat the network score
+# alone at every threshold in an earlier sweep (docs/benchmarks.md).
+REAL_TIME_REDETECT = {"redetect_appearance": 1.0, "redetect_windows": 3}
+REDETECT_SWEEP = ([{}] + [{"hold_size_below": hold} for hold in (0.2, 0.3, 0.4)]
+                  + [{"redetect_threshold": threshold, **REAL_TIME_REDETECT} for threshold in (0.4, 0.5, 0.6, 0.7)]
+                  + [{"redetect_threshold": 0.6, **REAL_TIME_REDETECT, "hold_size_below": hold}
+                     for hold in (0.2, 0.3, 0.4)])
 REDETECT_VALIDATION = {"real_train": "continuous (real_train validation split)",
                        "real_cuts_val": "two scene cuts each (real_cuts_val)"}
 # name -> (generator, seed, sequences, frames, test fraction, scene cuts per sequence); the held-out
@@ -57,6 +65,7 @@ DATASETS = {
     "real_heldout": ("real-pairs", 101, 16, 80, 1.0, 0),
     "synth_heldout": ("synthetic", 102, 16, 80, 1.0, 0),
     "real_cuts_val": ("real-pairs", 201, 24, 60, 1.0, 2),
+    "real_cuts_heldout": ("real-pairs", 202, 24, 60, 1.0, 2),
 }
 
 
@@ -99,8 +108,6 @@ def track_and_score(data: Path, results: Path, trackers: dict) -> dict:
     """Track ``data`` (a LasHeR-layout test split) with each tracker, add a static box, and
     score all with ckdtrack eval (LasHeR protocol): name -> {"SR", "PR"} in percent. A tracker
     whose folder is marked done (by an interrupted earlier call for the same weights) is kept."""
-    from tno_eval import run_ckd
-
     folders = {}
     for name, tracker in trackers.items():
         folders[name] = results / name
@@ -113,54 +120,71 @@ def track_and_score(data: Path, results: Path, trackers: dict) -> dict:
     return {t.name: {"SR": t.scores["SR"], "PR": t.scores["PR"]} for t in evaluation.trackers}
 
 
-def redetect_sweep(work: Path, weights: Path, digest: str) -> tuple[dict, tuple[float, float]]:
-    """SR of re-detection settings on two *validation* sets (never trained on, and not the
-    held-out test sets): the real-imagery validation split, continuous, where a re-detection can
-    only be a false alarm, and sequences with two scene cuts each, where it is needed. Returns
-    the tables and the (threshold, accept) with the best mean SR over both sets: the config's
-    ``tracker.redetect_*`` values come from it."""
-    from tno_eval import with_tracker
-
+def redetect_sweep(work: Path, weights: Path, digest: str) -> tuple[dict, dict]:
+    """SR of the tracker settings of ``REDETECT_SWEEP`` on two *validation* sets (never trained
+    on, and not the held-out test sets): the real-imagery validation split, continuous, where a
+    re-detection can only be a false alarm, and sequences with two scene cuts each, where it is
+    needed. Returns the tables and the settings with the best mean SR over both sets: the
+    config's ``tracker`` values come from them."""
     tables = {}
     for name in REDETECT_VALIDATION:
-        trackers = {redetect_label(*setting): with_tracker(weights, redetect_threshold=setting[0],
-                                                           redetect_accept=setting[1])
+        trackers = {setting_label(setting): with_tracker(weights, **{**LOCAL_ONLY, **setting})
                     for setting in REDETECT_SWEEP}
         tables[name] = track_and_score(work / "data" / name, work / "results" / digest[:12] / "redetect" / name,
                                        trackers)
-    best = max(REDETECT_SWEEP, key=lambda setting: sum(table[redetect_label(*setting)]["SR"]
+    best = max(REDETECT_SWEEP, key=lambda setting: sum(table[setting_label(setting)]["SR"]
                                                        for table in tables.values()))
     return tables, best
 
 
 def redetect_sentence(tracker) -> str:
-    """The model card's words for the stored re-detection settings."""
+    """The model card's words for the stored tracker settings."""
     if tracker.redetect_threshold == 0:
-        return ("Whole-frame re-detection is off in its stored config (`tracker.redetect_threshold: 0`): "
-                "no setting tried beat it on the validation sets below.")
-    return (f"Its stored config searches the whole frame when the score falls below "
-            f"{tracker.redetect_threshold:g} and takes a candidate found there from score "
-            f"{tracker.redetect_accept:g} on (`tracker.redetect_threshold`, `tracker.redetect_accept`), "
-            "the best setting on the validation sets below.")
+        sentence = ("Whole-frame re-detection is off in its stored config (`tracker.redetect_threshold: 0`): "
+                    "no setting tried beat it on the validation sets below.")
+    else:
+        sentence = (f"Its stored config searches the whole frame when the score falls below "
+                    f"{tracker.redetect_threshold:g} (`tracker.redetect_threshold`), at most "
+                    f"{tracker.redetect_windows} search windows per frame, nearest to the last box first "
+                    f"(`tracker.redetect_windows`, so that a lost frame stays real-time), and takes the "
+                    f"candidate that looks most like the first frame's target "
+                    f"(`tracker.redetect_appearance: {tracker.redetect_appearance:g}`): the best setting on "
+                    "the validation sets below.")
+    if tracker.hold_size_below > 0:
+        sentence += (f" Below a score of {tracker.hold_size_below:g} the box keeps its size "
+                     "(`tracker.hold_size_below`).")
+    return sentence
 
 
-def redetect_label(threshold: float, accept: float) -> str:
-    return "no re-detection" if threshold == 0 else f"below {threshold:g}, accept from {accept:g}"
+def setting_label(setting: dict) -> str:
+    """A sweep setting in words, as the tables show it."""
+    parts = ["no re-detection"]
+    if setting.get("redetect_threshold"):
+        parts = [f"below {setting['redetect_threshold']:g}"]
+        if setting.get("redetect_accept"):
+            parts.append(f"accept from {setting['redetect_accept']:g}")
+        if setting.get("redetect_appearance"):
+            parts.append(f"appearance {setting['redetect_appearance']:g}")
+        if setting.get("redetect_windows"):
+            parts.append(f"{setting['redetect_windows']} windows per frame")
+    if setting.get("hold_size_below"):
+        parts.append(f"size held below {setting['hold_size_below']:g}")
+    return ", ".join(parts)
 
 
 def heldout_scores(work: Path, config, weights: Path, digest: str) -> dict:
-    """Trained, untrained and static box per held-out set (re-detection off: it is a separate
-    choice, measured by :func:`redetect_sweep`)."""
+    """Per held-out set: the trained model as shipped (its stored tracker settings, chosen by
+    :func:`redetect_sweep`) and as the published local-only tracker, the same network
+    untrained, and a static box."""
     untrained = work / "untrained.pth"
     if not untrained.is_file():
         seed_everything(config.train.seed)
         atomic_torch_save({"net": CKD(config).state_dict(), "config": config.to_dict()}, untrained)
-    from tno_eval import with_tracker
-
     scores = {}
-    for name in ("real_heldout", "synth_heldout"):
-        trackers = {"trained": with_tracker(weights, redetect_threshold=0.0),
-                    "untrained": with_tracker(untrained, redetect_threshold=0.0)}
+    for name in ("real_heldout", "synth_heldout", "real_cuts_heldout"):
+        trackers = {"trained, as shipped": with_tracker(weights),
+                    "trained, local only": with_tracker(weights, **LOCAL_ONLY),
+                    "untrained": with_tracker(untrained, **LOCAL_ONLY)}
         scores[name] = track_and_score(work / "data" / name, work / "results" / digest[:12] / name, trackers)
     return scores
 
@@ -250,16 +274,13 @@ def main() -> None:
 
     exported = export_inference(phase2 / CHECKPOINT_NAME, work / "ckd_small_fp32.pth", config)
     digest = fp16_copy(exported, out, config)
-    sweep, (threshold, accept) = redetect_sweep(work, out, digest)
-    chosen = dataclasses.replace(config, tracker=dataclasses.replace(
-        config.tracker, redetect_threshold=threshold, redetect_accept=accept))
+    sweep, best = redetect_sweep(work, out, digest)
+    chosen = dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, **{**LOCAL_ONLY, **best}))
     if chosen != config:
-        print(f"note: the sweep chose {redetect_label(threshold, accept)}, not the settings of config "
+        print(f"note: the sweep chose '{setting_label(best)}', not the settings of config "
               f"{config.name}; the weights store the sweep's choice", flush=True)
     digest = fp16_copy(exported, out, chosen)
     heldout = heldout_scores(work, config, out, digest)
-    from tno_eval import evaluate_tno
-
     tno = evaluate_tno(work / "tno", {"ckd-small": out}, threads=args.threads)
     results = {"sha256": digest, "epochs": len(history), "train_seconds": train_seconds, "heldout": heldout,
                "redetect_sweep": sweep, "tno": tno, "history": history}

@@ -1,5 +1,6 @@
 """The tracker API and ``ckdtrack track``: outputs, inputs, and clear errors on bad input."""
 
+import dataclasses
 import math
 import shutil
 import threading
@@ -235,6 +236,17 @@ def test_prefetched_keeps_order_reraises_and_stops_early():
     assert closed.wait(5) and not any(t.name == "frame-prefetch" for t in threading.enumerate())
 
 
+LOCAL_ONLY = {"redetect_threshold": 0.0, "redetect_accept": 0.0, "redetect_appearance": 0.0, "redetect_windows": 0,
+              "hold_size_below": 0.0}
+"""The published, local-only tracker's settings: each test below turns on what it tests."""
+
+
+def with_settings(tracker: CKDTracker, **settings) -> CKDTracker:
+    """``tracker`` with these fields of its config's tracker section replaced."""
+    tracker.config = dataclasses.replace(tracker.config, tracker=dataclasses.replace(tracker.config.tracker, **settings))
+    return tracker
+
+
 def jump_frame(x, y, rng):
     """A 320x240 pair with a warm 12x30 target at (x, y) on noise."""
     rgb = rng.integers(60, 90, (240, 320, 3), dtype=np.uint8)
@@ -247,13 +259,9 @@ def jump_frame(x, y, rng):
 def test_redetection_follows_a_jump_across_the_frame():
     """The bundled small model: a warm target that jumps far outside the search window is found
     again by the whole-frame search (tracker.redetect_threshold), and lost without re-detection
-    (its stored setting) or when no candidate may be accepted."""
-    import dataclasses
-
+    or when no candidate may be accepted."""
     def track(**settings):
-        tracker = CKDTracker.from_weights(DEMO_MODEL)
-        config = tracker.config
-        tracker.config = dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, **settings))
+        tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), **{**LOCAL_ONLY, **settings})
         rng = np.random.default_rng(0)
         tracker.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
         return [tracker.update(*jump_frame(*((41 + i, 40) if i < 5 else (250 + i, 180)), rng)) for i in range(1, 10)]
@@ -265,7 +273,7 @@ def test_redetection_follows_a_jump_across_the_frame():
 
 
 def test_whole_frame_search_in_batches_matches_window_by_window():
-    tracker = CKDTracker.from_weights(DEMO_MODEL)
+    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), **LOCAL_ONLY)
     rng = np.random.default_rng(1)
     tracker.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
     rgb, tir = jump_frame(200, 150, rng)
@@ -294,18 +302,11 @@ def striped_frame(targets, rng):
     return rgb, tir
 
 
-def with_settings(tracker: CKDTracker, **settings) -> CKDTracker:
-    import dataclasses
-
-    tracker.config = dataclasses.replace(tracker.config, tracker=dataclasses.replace(tracker.config.tracker, **settings))
-    return tracker
-
-
 def test_appearance_ranks_candidates_by_their_likeness_to_the_first_frame():
     """tracker.redetect_appearance: a patch's likeness to the first frame's target decides
     between whole-frame candidates, so a look-alike the network scores higher loses."""
     rng = np.random.default_rng(2)
-    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), redetect_appearance=1.0)
+    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), **{**LOCAL_ONLY, "redetect_appearance": 1.0})
     first = striped_frame([(40, 40, "vertical")], rng)
     tracker.init(*first, (40, 40, 12, 30))
     assert tracker._rank(*first, [40, 40, 12, 30], 0.0) > 0.99
@@ -323,13 +324,13 @@ def test_appearance_ranks_candidates_by_their_likeness_to_the_first_frame():
 
 def test_hold_size_below_keeps_the_box_size_and_follows_the_centre():
     rng = np.random.default_rng(3)
-    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), hold_size_below=1.0)
+    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), **{**LOCAL_ONLY, "hold_size_below": 1.0})
     tracker.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
     for step in range(1, 6):
         box = tracker.update(*jump_frame(40 + 4 * step, 40 + 2 * step, rng)).box
         assert box[2:] == [12, 30]
         assert abs(box[0] + 6 - (46 + 4 * step)) < 4 and abs(box[1] + 15 - (55 + 2 * step)) < 4
-    free = CKDTracker.from_weights(DEMO_MODEL)
+    free = with_settings(CKDTracker.from_weights(DEMO_MODEL), **LOCAL_ONLY)
     free.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
     assert free.update(*jump_frame(44, 42, rng)).box[2:] != [12, 30]
 
@@ -339,8 +340,8 @@ def test_a_window_budget_spreads_the_whole_frame_search_over_frames_nearest_firs
     last box first, and the next frame goes on with the rest (nothing may be accepted here); a
     confident frame ends the pass."""
     rng = np.random.default_rng(4)
-    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), redetect_threshold=1.0, redetect_accept=1.0,
-                             redetect_windows=3)
+    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), **{**LOCAL_ONLY, "redetect_threshold": 1.0,
+                                                                   "redetect_accept": 1.0, "redetect_windows": 3})
     tracker.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
     empty = rng.integers(60, 90, (240, 320, 3), dtype=np.uint8), rng.integers(40, 60, (240, 320, 3), dtype=np.uint8)
     tracker.update(*empty)
