@@ -8,8 +8,8 @@ to the image, clipped so that at least ``clip_margin`` pixels stay inside.
 A tracker that looks only near its last box cannot follow a scene cut or a target that
 reappears elsewhere. With ``tracker.redetect_threshold`` set, a frame whose score falls below
 it is also searched as a whole (tiled with search windows at the last confident target size,
-in batches) and the best candidate found there replaces the local box when it scores higher
-and at least ``tracker.redetect_accept``; otherwise the search is repeated on the next frame.
+in batches) and the best candidate found there replaces the local box when it ranks higher
+(by score, or by appearance: below) and scores at least ``tracker.redetect_accept``; otherwise the search is repeated on the next frame.
 ``tracker.redetect_windows`` bounds the windows run per frame, so that a lost tracker stays
 real-time: the search then covers the frame over several frames.
 Frames above the threshold cost nothing extra. With ``tracker.redetect_appearance`` the
