@@ -3,8 +3,10 @@
 Times ``ckd_vitb``, ``ckd_vitb_mce`` and the small CPU model ``ckd_small_cpu`` in one run, each
 with random weights (speed does not depend on them), one tracker, batch 1, ``--threads`` CPU
 threads. A config whose tracker re-detects (``tracker.redetect_threshold``) is timed tracking a
-visible target (re-detection off: the common case) and, in a "target lost" row, with the
-budgeted whole-frame search on every frame (its worst case). The baseline is the
+visible target (re-detection off: the common case), in a "target lost" row with the budgeted
+whole-frame search on every frame (its worst case) and, when it rests between fruitless passes
+(``tracker.redetect_pause``), in a "target lost, resting" row: the mean over ``--frames`` lost
+frames. The baseline is the
 straightforward fp32 eager ViT-B path without elimination. The
 machine's matmul peak is measured in the same run, so MFU = model FLOPs / forward time / that
 peak. Prints the machine, one table, the small model's speed-up over ``ckd_vitb_mce`` and the
@@ -42,9 +44,10 @@ def onnx_tracker(model, config, folder: Path) -> CKDTracker:
     return CKDTracker.from_weights(path, config, backend="onnxruntime")
 
 
-def with_redetect_threshold(config, threshold: float):
-    """``config`` with the whole-frame search never (0) or on every frame (1)."""
-    return dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, redetect_threshold=threshold))
+def with_tracker(config, **fields):
+    """``config`` with these tracker settings (e.g. ``redetect_threshold`` 0: never search the
+    whole frame, 1: on every frame)."""
+    return dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, **fields))
 
 
 def main() -> None:
@@ -69,13 +72,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for config_name in args.configs.split(","):
             configured = load_config(config_name)
-            config = with_redetect_threshold(configured, 0.0)
+            config = with_tracker(configured, redetect_threshold=0.0)
             model = CKD(config).to(args.device).eval()
             inputs = example_inputs(config, args.device)
             macs = count_macs(model, inputs)
             modes = [(p, CKDTracker(model, config, args.device, p)) for p in precisions]
             if configured.tracker.redetect_threshold > 0:
-                modes.append(("fp32, target lost", CKDTracker(model, with_redetect_threshold(configured, 1.0), args.device)))
+                lost = with_tracker(configured, redetect_threshold=1.0, redetect_pause=0)
+                modes.append(("fp32, target lost", CKDTracker(model, lost, args.device)))
+            if configured.tracker.redetect_threshold > 0 and configured.tracker.redetect_pause > 0:
+                resting = with_tracker(configured, redetect_threshold=1.0)
+                modes.append(("fp32, target lost, resting", CKDTracker(model, resting, args.device)))
             if args.compile:
                 modes.append(("fp32 compiled", CKDTracker(model, config, args.device, compile=True)))
             if args.onnx:

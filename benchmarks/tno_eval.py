@@ -82,7 +82,7 @@ def run_classical(track, data: Path, out: Path) -> float:
 
 
 LOCAL_ONLY = {"redetect_threshold": 0.0, "redetect_accept": 0.0, "redetect_appearance": 0.0,
-              "redetect_windows": 0, "hold_size_below": 0.0}
+              "redetect_windows": 0, "redetect_pause": 0, "hold_size_below": 0.0}
 """Tracker settings that make the published, local-only tracker: no re-detection, no size hold."""
 
 

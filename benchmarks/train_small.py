@@ -49,8 +49,10 @@ NEGATIVE_PAIRS = 0.2  # default share of target-absent search crops in phase 2
 # search runs at most 3 windows per frame (tracker.redetect_windows): the most that keeps a lost
 # frame within 1/30 s on the 2-core CPU, so the tracker stays real-time; candidates are ranked by
 # their likeness to the first frame (tracker.redetect_appearance 1), which beat the network score
-# alone at every threshold in an earlier sweep (docs/benchmarks.md).
-REAL_TIME_REDETECT = {"redetect_appearance": 1.0, "redetect_windows": 3}
+# alone at every threshold in an earlier sweep (docs/benchmarks.md). After a complete pass that
+# found nothing better, the search rests 10 frames (tracker.redetect_pause), fixed by speed
+# too: a tracker that stays unsure then pays for the search on fewer frames.
+REAL_TIME_REDETECT = {"redetect_appearance": 1.0, "redetect_windows": 3, "redetect_pause": 10}
 REDETECT_SWEEP = ([{}] + [{"hold_size_below": hold} for hold in (0.2, 0.3, 0.4)]
                   + [{"redetect_threshold": threshold, **REAL_TIME_REDETECT} for threshold in (0.4, 0.5, 0.6, 0.7)]
                   + [{"redetect_threshold": 0.6, **REAL_TIME_REDETECT, "hold_size_below": hold}
@@ -146,7 +148,9 @@ def redetect_sentence(tracker) -> str:
         sentence = (f"Its stored config searches the whole frame when the score falls below "
                     f"{tracker.redetect_threshold:g} (`tracker.redetect_threshold`), at most "
                     f"{tracker.redetect_windows} search windows per frame, nearest to the last box first "
-                    f"(`tracker.redetect_windows`, so that a lost frame stays real-time), and takes the "
+                    f"(`tracker.redetect_windows`, so that a lost frame stays real-time), rests "
+                    f"{tracker.redetect_pause} frames after a complete pass that found nothing better "
+                    f"(`tracker.redetect_pause`), and takes the "
                     f"candidate that looks most like the first frame's target "
                     f"(`tracker.redetect_appearance: {tracker.redetect_appearance:g}`): the best setting on "
                     "the validation sets below.")
@@ -167,6 +171,8 @@ def setting_label(setting: dict) -> str:
             parts.append(f"appearance {setting['redetect_appearance']:g}")
         if setting.get("redetect_windows"):
             parts.append(f"{setting['redetect_windows']} windows per frame")
+        if setting.get("redetect_pause"):
+            parts.append(f"rest {setting['redetect_pause']} frames")
     if setting.get("hold_size_below"):
         parts.append(f"size held below {setting['hold_size_below']:g}")
     return ", ".join(parts)

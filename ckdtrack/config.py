@@ -95,6 +95,10 @@ class TrackerConfig:
     redetect_windows: int = 0
     """Whole-frame search windows run per frame while the score stays below the threshold,
     nearest to the last box first; 0: all at once. A budget bounds a lost frame's cost."""
+    redetect_pause: int = 0
+    """Frames the whole-frame search rests after a complete pass over the frame replaced
+    nothing (the local search goes on); a confident frame ends the rest. Bounds what a tracker
+    that stays unsure costs on average."""
     hold_size_below: float = 0.0
     """Below this score the box keeps its previous size and only its centre follows the
     network: an unsure frame does not let the box swell onto the background."""
@@ -204,7 +208,7 @@ POSITIVE_INTS = {
     "train": ("epochs", "samples_per_epoch", "batch_size", "max_sample_interval", "log_interval"),
 }
 NON_NEGATIVE = {
-    "model": ("drop_path_rate",), "tracker": ("clip_margin", "redetect_windows"),
+    "model": ("drop_path_rate",), "tracker": ("clip_margin", "redetect_windows", "redetect_pause"),
     "train": ("val_samples", "num_workers", "lr_head", "lr_backbone", "weight_decay", "grad_clip_norm",
               "giou_weight", "l1_weight", "focal_weight", "style_weight", "content_weight",
               "score_distill_weight", "feature_distill_weight",

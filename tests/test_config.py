@@ -22,6 +22,8 @@ BAD_VALUES = [
     ("crop", "search_factor", -4.0, "must be positive"),
     ("tracker", "hann_window", "no", "true or false"),
     ("tracker", "clip_margin", -1, "must not be negative"),
+    ("tracker", "redetect_pause", -2, "must not be negative"),
+    ("tracker", "redetect_pause", 2.5, "an integer"),
     ("train", "stage", "distil", "one of 'distill', 'head'"),
     ("train", "style_loss_type", "pixel", "one of 'channel', 'token'"),
     ("train", "amp", "fp8", "one of 'fp32', 'fp16', 'bf16'"),

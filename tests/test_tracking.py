@@ -237,7 +237,7 @@ def test_prefetched_keeps_order_reraises_and_stops_early():
 
 
 LOCAL_ONLY = {"redetect_threshold": 0.0, "redetect_accept": 0.0, "redetect_appearance": 0.0, "redetect_windows": 0,
-              "hold_size_below": 0.0}
+              "redetect_pause": 0, "hold_size_below": 0.0}
 """The published, local-only tracker's settings: each test below turns on what it tests."""
 
 
@@ -356,3 +356,28 @@ def test_a_window_budget_spreads_the_whole_frame_search_over_frames_nearest_firs
     assert len(tracker.unsearched) == total - 6
     with_settings(tracker, redetect_threshold=0.0).update(*empty)
     assert tracker.unsearched == []
+
+
+def test_a_pause_rests_the_whole_frame_search_after_a_fruitless_pass():
+    """tracker.redetect_pause: after a complete pass that replaced nothing, that many unsure
+    frames run the local search only; then the next pass starts. A confident frame ends the rest."""
+    rng = np.random.default_rng(5)
+    tracker = with_settings(CKDTracker.from_weights(DEMO_MODEL), **{**LOCAL_ONLY, "redetect_threshold": 1.0,
+                                                                   "redetect_accept": 1.0, "redetect_pause": 2})
+    tracker.init(*jump_frame(40, 40, rng), (40, 40, 12, 30))
+    empty = rng.integers(60, 90, (240, 320, 3), dtype=np.uint8), rng.integers(40, 60, (240, 320, 3), dtype=np.uint8)
+    whole_frame = []
+    original = tracker._search
+    tracker._search = lambda rgb, tir, arounds, motion_prior=True: whole_frame.append(not motion_prior) or original(
+        rgb, tir, arounds, motion_prior)
+    passes = []
+    for _ in range(6):
+        whole_frame.clear()
+        tracker.update(*empty)
+        passes.append(any(whole_frame))
+    assert passes == [True, False, False, True, False, False]
+    assert tracker.rest_frames == 0
+    tracker.update(*empty)
+    assert tracker.rest_frames == 2
+    with_settings(tracker, redetect_threshold=0.0).update(*empty)
+    assert tracker.rest_frames == 0

@@ -11,7 +11,8 @@ it is also searched as a whole (tiled with search windows at the last confident 
 in batches) and the best candidate found there replaces the local box when it ranks higher
 (by score, or by appearance: below) and scores at least ``tracker.redetect_accept``; otherwise the search is repeated on the next frame.
 ``tracker.redetect_windows`` bounds the windows run per frame, so that a lost tracker stays
-real-time: the search then covers the frame over several frames.
+real-time: the search then covers the frame over several frames, and ``tracker.redetect_pause``
+lets it rest for some frames after a complete pass that found nothing better.
 Frames above the threshold cost nothing extra. With ``tracker.redetect_appearance`` the
 candidates and the local box are ranked partly by how much their patch looks like the first
 frame's target (normalised cross-correlation, a check independent of the network).
@@ -108,6 +109,8 @@ class CKDTracker:
         self.appearance: tuple[np.ndarray, np.ndarray] | None = None
         self.unsearched: list[list[float]] = []
         """Whole-frame search windows not yet run in the current pass (``tracker.redetect_windows``)."""
+        self.rest_frames = 0
+        """Unsure frames left before the next whole-frame pass (``tracker.redetect_pause``)."""
         self.frame_size: tuple[int, int] | None = None
         self.last_step_seconds = dict.fromkeys(TIMED_STEPS, 0.0)
 
@@ -163,6 +166,7 @@ class CKDTracker:
         self.confident_size = (box[2], box[3])
         self.appearance = (appearance_patch(rgb, box), appearance_patch(tir, box))
         self.unsearched = []
+        self.rest_frames = 0
 
     @torch.inference_mode()
     def predict(self, search_rgb: torch.Tensor, search_tir: torch.Tensor) -> dict:
@@ -257,14 +261,19 @@ class CKDTracker:
         (box, score), = self._search(rgb, tir, [self.state])
         settings = self.config.tracker
         threshold = settings.redetect_threshold
-        if score < threshold:
+        if score < threshold and self.rest_frames > 0:
+            self.rest_frames -= 1
+        elif score < threshold:
             found, found_score = self._redetect(rgb, tir)
             if (found_score >= settings.redetect_accept
                     and self._rank(rgb, tir, found, found_score) > self._rank(rgb, tir, box, score)):
                 box, score = found, found_score
                 self.unsearched = []
+            elif not self.unsearched:
+                self.rest_frames = settings.redetect_pause
         else:
             self.unsearched = []
+            self.rest_frames = 0
         if score < settings.hold_size_below:
             _, _, width_before, height_before = self.state
             box = [box[0] + (box[2] - width_before) / 2, box[1] + (box[3] - height_before) / 2,
