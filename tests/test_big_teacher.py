@@ -33,6 +33,14 @@ def teacher_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def bare_teacher_file(teacher_file):
+    """The teacher's weights without its config, as the published files come."""
+    path = teacher_file.with_name("published_layout.pth")
+    torch.save({"net": torch.load(teacher_file, weights_only=True)["net"]}, path)
+    return path
+
+
 def student_config(teacher, stage: str = "distill", **train) -> Config:
     """MICRO students distilled from ``teacher``: 2 pairs a batch, 2 batches an epoch."""
     settings = {"stage": stage, "epochs": 2, "samples_per_epoch": 4, "batch_size": 2, "num_workers": 0,
@@ -150,21 +158,21 @@ def test_head_stage_distils_the_score_map_into_the_fused_head(teacher_file):
     assert all(p.grad is None for p in model.rgb_branch.parameters())
 
 
-def test_a_teacher_without_stored_config_takes_the_named_one_and_runs_without_elimination(teacher_file, tmp_path):
-    bare = tmp_path / "published_layout.pth"
-    torch.save({"net": torch.load(teacher_file, weights_only=True)["net"]}, bare)
+def test_a_teacher_without_stored_config_takes_the_named_one_and_runs_without_elimination(
+        teacher_file, bare_teacher_file, tmp_path):
     mce = BIG.to_dict()
     mce["model"]["ce_layers"] = [0]
     named = tmp_path / "big_mce.yaml"
     named.write_text(yaml.safe_dump(mce))
     batch = random_batch()
     dense = run_big_teacher(load_big_teacher(student_config(teacher_file)), batch)
-    with_mce = run_big_teacher(load_big_teacher(student_config(bare, big_teacher_config=str(named))), batch)
+    named_config = student_config(bare_teacher_file, big_teacher_config=str(named))
+    with_mce = run_big_teacher(load_big_teacher(named_config), batch)
     torch.testing.assert_close(with_mce["score_map"], dense["score_map"])
     assert dense["search_tokens"].shape == (2, 64, 2 * BIG.model.embed_dim)
 
 
-def test_bad_teacher_settings_stop_with_one_line_errors(teacher_file, tmp_path):
+def test_bad_teacher_settings_stop_with_one_line_errors(teacher_file, bare_teacher_file, tmp_path):
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"not a checkpoint")
     wide = dataclasses.replace(student_config(teacher_file), crop=dataclasses.replace(MICRO.crop, search_factor=5.0))
@@ -173,6 +181,9 @@ def test_bad_teacher_settings_stop_with_one_line_errors(teacher_file, tmp_path):
                                                                               r"weights file not found"),
         (lambda: load_big_teacher(student_config(corrupt)), r"train.big_teacher: .*corrupt.pth: not a readable"),
         (lambda: load_big_teacher(wide), r"big.pth: its crops span 2x/4x .* the students' 2x/5x"),
+        (lambda: load_big_teacher(student_config(bare_teacher_file)),  # a setting, not the CLI's --config
+         r"train.big_teacher: .*published_layout.pth: checkpoint does not match .* ckd_vitb was assumed: "
+         r"set train.big_teacher_config\]$"),
         (lambda: student_config(teacher_file, score_distill_weight=0.0, feature_distill_weight=0.0),
          "train.big_teacher: .* both 0"),
         (lambda: student_config(teacher_file, score_distill_weight=-1.0), "train.score_distill_weight: -1.0 must not"),
