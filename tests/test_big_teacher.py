@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ import yaml
 from ckdtrack.config import Config, CropConfig, ModelConfig, TrainConfig, config_from_dict
 from ckdtrack.errors import InputError
 from ckdtrack.models import CKD, load_model
+from ckdtrack.models.checkpoint import sha256_of
 from ckdtrack.training.big_teacher import load_big_teacher, run_big_teacher
 from ckdtrack.training.export import export_inference
 from ckdtrack.training.objective import TrainingNetwork, compute_losses
@@ -131,7 +133,8 @@ def test_training_moves_students_and_projector_keeps_the_teacher_resumes_and_exp
     resumed.resume()
     resumed.fit()
     saved = [torch.load(tmp_path / run / "checkpoint.pt", weights_only=True) for run in ("full", "split")]
-    assert set(saved[0]) == {"net", "optimizer", "scaler", "epoch", "step", "history", "config", "projector"}
+    assert set(saved[0]) == {"net", "optimizer", "scaler", "epoch", "step", "history", "config", "projector",
+                             "big_teacher_sha256"}
     for part in ("net", "projector"):
         for key, value in saved[0][part].items():
             assert torch.equal(saved[1][part][key], value), f"{part}.{key}"
@@ -142,6 +145,29 @@ def test_training_moves_students_and_projector_keeps_the_teacher_resumes_and_exp
     model, model_config = load_model(exported)
     assert model_config.model.embed_dim == MICRO.model.embed_dim
     torch.testing.assert_close(model.box_head.conv5_ctr.weight, full.model.box_head.conv5_ctr.weight)
+
+
+def test_resuming_with_another_teacher_file_is_refused(teacher_file, tmp_path, monkeypatch):
+    from ckdtrack.training import trainer as trainer_module
+
+    teacher = tmp_path / "teacher.pth"
+    shutil.copyfile(teacher_file, teacher)
+    config = student_config(teacher, epochs=1)
+    hashed = []
+    monkeypatch.setattr(trainer_module, "sha256_of", lambda path: hashed.append(path) or sha256_of(path))
+    trainer(config, tmp_path / "run").fit()
+    assert hashed == [str(teacher)]  # once per run, not per step or checkpoint
+    recorded = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["big_teacher_sha256"]
+    assert recorded == sha256_of(teacher_file)
+    trainer(config, tmp_path / "run").resume()  # the same file resumes
+
+    torch.manual_seed(12)
+    torch.save({"net": CKD(BIG).state_dict(), "config": BIG.to_dict()}, teacher)
+    with pytest.raises(InputError, match=rf"train.big_teacher: .*teacher.pth: sha256 {sha256_of(teacher)[:12]} "
+                                         rf"differs from that of the teacher file .*checkpoint.pt was trained with "
+                                         rf"\({recorded[:12]}\)") as error:
+        trainer(config, tmp_path / "run").resume()
+    assert "\n" not in str(error.value)
 
 
 def test_head_stage_distils_the_score_map_into_the_fused_head(teacher_file):
