@@ -10,6 +10,8 @@
 2. writes held-out synthetic RGB-T sequences (a seed the model never saw in training), tracks
    them (``ckdtrack test``) and scores them the same way, with precision and success plots.
 
+The plots are an extra: without matplotlib the demo does the rest and says the plots were skipped.
+
 The tracking modules (and torch) are imported when the demo runs, not with this module, so
 ``ckdtrack --help`` stays light.
 """
@@ -31,7 +33,7 @@ from .data.synth import write_synthetic_dataset
 from .errors import InputError
 from .evaluation import Evaluation, evaluate_trackers
 from .evaluation.metrics import SUCCESS_AXIS, axis_index
-from .evaluation.plots import write_plots
+from .evaluation.plots import can_plot, write_plots
 from .evaluation.report import format_table, report_dict
 from .io import atomic_write_text
 
@@ -163,6 +165,18 @@ def synthetic_data(out: Path, sequences: int, frames: int) -> Path:
     return data
 
 
+def write_demo_plots(evaluations: dict[str, Evaluation], folder: Path) -> Path | None:
+    """Each part's plots in ``folder/<part>``, or None without matplotlib. A part's plots of an
+    earlier run are removed first, so no plot left behind describes other results."""
+    for part in evaluations:
+        shutil.rmtree(folder / part, ignore_errors=True)
+    if not can_plot():
+        return None
+    for part, evaluation in evaluations.items():
+        write_plots(evaluation, folder / part)
+    return folder
+
+
 def run_demo(out: str | Path, sequences: int = 4, frames: int = 60, workers: int = 1) -> dict:
     from .tracking.test_runner import TrackerSpec, run_benchmark
 
@@ -174,7 +188,6 @@ def run_demo(out: str | Path, sequences: int = 4, frames: int = 60, workers: int
     atomic_write_text(out / "tno_scores.md", tno["table"] + "\n")
     atomic_write_text(out / "tno_scores.json", json.dumps({"clips": tno["rows"], "fps_end_to_end": tno["fps"]},
                                                           indent=1))
-    write_plots(tno["evaluation"], out / "plots" / "tno")
     print("[2/3] tracking held-out synthetic sequences (ckdtrack test)")
     data = synthetic_data(out, sequences, frames)
     results = out / "results" / "synthetic"
@@ -188,7 +201,7 @@ def run_demo(out: str | Path, sequences: int = 4, frames: int = 60, workers: int
     table = format_table(evaluation, markdown=True)
     atomic_write_text(out / "scores.md", table + "\n")
     atomic_write_text(out / "scores.json", json.dumps(report_dict(evaluation), indent=1))
-    plots = write_plots(evaluation, out / "plots" / "synthetic")
+    plots = write_demo_plots({"tno": tno["evaluation"], "synthetic": evaluation}, out / "plots")
     return {"table": table, "summary": summary, "plots": plots, "tno": tno, "out": out,
             "seconds": time.perf_counter() - started}
 
@@ -208,7 +221,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{TRACKER_NAME} tracked {result['summary'].get('tracked_frames', 0)} synthetic frames"
           + (f" at {fps:.0f} FPS" if fps else ""))
     print(f"videos (RGB | thermal, box and score):  {out / 'videos'}")
-    print(f"precision / success plots:              {out / 'plots'}")
+    if result["plots"] is None:
+        print("precision / success plots:              skipped, matplotlib is not installed "
+              "(pip install 'ckdtrack[plots]')")
+    else:
+        print(f"precision / success plots:              {result['plots']}")
     print(f"score tables:                           {out / 'tno_scores.md'}, {out / 'scores.md'}")
     print(f"demo finished in {result['seconds']:.0f} s")
     return 0

@@ -23,6 +23,12 @@ def tiny_config(ce_layers=()) -> Config:
     )
 
 
+def hide_matplotlib(monkeypatch) -> None:
+    """Make importing matplotlib fail, as where it is not installed (a None entry in sys.modules)."""
+    for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends", "matplotlib.backends.backend_agg"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
 @pytest.fixture
 def tiny_weights(tmp_path):
     """An inference checkpoint of a tiny random CKD, with its config stored inside."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import pytest
 import torch
@@ -11,6 +12,7 @@ import yaml
 from ckdtrack.config import Config, CropConfig, ModelConfig, TrainConfig, config_from_dict
 from ckdtrack.errors import InputError
 from ckdtrack.models import CKD, load_model
+from ckdtrack.models.checkpoint import sha256_of
 from ckdtrack.training.big_teacher import load_big_teacher, run_big_teacher
 from ckdtrack.training.export import export_inference
 from ckdtrack.training.objective import TrainingNetwork, compute_losses
@@ -30,6 +32,14 @@ def teacher_file(tmp_path_factory):
     torch.manual_seed(11)
     path = tmp_path_factory.mktemp("teacher") / "big.pth"
     torch.save({"net": CKD(BIG).state_dict(), "config": BIG.to_dict()}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bare_teacher_file(teacher_file):
+    """The teacher's weights without its config, as the published files come."""
+    path = teacher_file.with_name("published_layout.pth")
+    torch.save({"net": torch.load(teacher_file, weights_only=True)["net"]}, path)
     return path
 
 
@@ -123,7 +133,8 @@ def test_training_moves_students_and_projector_keeps_the_teacher_resumes_and_exp
     resumed.resume()
     resumed.fit()
     saved = [torch.load(tmp_path / run / "checkpoint.pt", weights_only=True) for run in ("full", "split")]
-    assert set(saved[0]) == {"net", "optimizer", "scaler", "epoch", "step", "history", "config", "projector"}
+    assert set(saved[0]) == {"net", "optimizer", "scaler", "epoch", "step", "history", "config", "projector",
+                             "big_teacher_sha256"}
     for part in ("net", "projector"):
         for key, value in saved[0][part].items():
             assert torch.equal(saved[1][part][key], value), f"{part}.{key}"
@@ -134,6 +145,29 @@ def test_training_moves_students_and_projector_keeps_the_teacher_resumes_and_exp
     model, model_config = load_model(exported)
     assert model_config.model.embed_dim == MICRO.model.embed_dim
     torch.testing.assert_close(model.box_head.conv5_ctr.weight, full.model.box_head.conv5_ctr.weight)
+
+
+def test_resuming_with_another_teacher_file_is_refused(teacher_file, tmp_path, monkeypatch):
+    from ckdtrack.training import trainer as trainer_module
+
+    teacher = tmp_path / "teacher.pth"
+    shutil.copyfile(teacher_file, teacher)
+    config = student_config(teacher, epochs=1)
+    hashed = []
+    monkeypatch.setattr(trainer_module, "sha256_of", lambda path: hashed.append(path) or sha256_of(path))
+    trainer(config, tmp_path / "run").fit()
+    assert hashed == [str(teacher)]  # once per run, not per step or checkpoint
+    recorded = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["big_teacher_sha256"]
+    assert recorded == sha256_of(teacher_file)
+    trainer(config, tmp_path / "run").resume()  # the same file resumes
+
+    torch.manual_seed(12)
+    torch.save({"net": CKD(BIG).state_dict(), "config": BIG.to_dict()}, teacher)
+    with pytest.raises(InputError, match=rf"train.big_teacher: .*teacher.pth: sha256 {sha256_of(teacher)[:12]} "
+                                         rf"differs from that of the teacher file .*checkpoint.pt was trained with "
+                                         rf"\({recorded[:12]}\)") as error:
+        trainer(config, tmp_path / "run").resume()
+    assert "\n" not in str(error.value)
 
 
 def test_head_stage_distils_the_score_map_into_the_fused_head(teacher_file):
@@ -150,21 +184,21 @@ def test_head_stage_distils_the_score_map_into_the_fused_head(teacher_file):
     assert all(p.grad is None for p in model.rgb_branch.parameters())
 
 
-def test_a_teacher_without_stored_config_takes_the_named_one_and_runs_without_elimination(teacher_file, tmp_path):
-    bare = tmp_path / "published_layout.pth"
-    torch.save({"net": torch.load(teacher_file, weights_only=True)["net"]}, bare)
+def test_a_teacher_without_stored_config_takes_the_named_one_and_runs_without_elimination(
+        teacher_file, bare_teacher_file, tmp_path):
     mce = BIG.to_dict()
     mce["model"]["ce_layers"] = [0]
     named = tmp_path / "big_mce.yaml"
     named.write_text(yaml.safe_dump(mce))
     batch = random_batch()
     dense = run_big_teacher(load_big_teacher(student_config(teacher_file)), batch)
-    with_mce = run_big_teacher(load_big_teacher(student_config(bare, big_teacher_config=str(named))), batch)
+    named_config = student_config(bare_teacher_file, big_teacher_config=str(named))
+    with_mce = run_big_teacher(load_big_teacher(named_config), batch)
     torch.testing.assert_close(with_mce["score_map"], dense["score_map"])
     assert dense["search_tokens"].shape == (2, 64, 2 * BIG.model.embed_dim)
 
 
-def test_bad_teacher_settings_stop_with_one_line_errors(teacher_file, tmp_path):
+def test_bad_teacher_settings_stop_with_one_line_errors(teacher_file, bare_teacher_file, tmp_path):
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"not a checkpoint")
     wide = dataclasses.replace(student_config(teacher_file), crop=dataclasses.replace(MICRO.crop, search_factor=5.0))
@@ -173,6 +207,9 @@ def test_bad_teacher_settings_stop_with_one_line_errors(teacher_file, tmp_path):
                                                                               r"weights file not found"),
         (lambda: load_big_teacher(student_config(corrupt)), r"train.big_teacher: .*corrupt.pth: not a readable"),
         (lambda: load_big_teacher(wide), r"big.pth: its crops span 2x/4x .* the students' 2x/5x"),
+        (lambda: load_big_teacher(student_config(bare_teacher_file)),  # a setting, not the CLI's --config
+         r"train.big_teacher: .*published_layout.pth: checkpoint does not match .* ckd_vitb was assumed: "
+         r"set train.big_teacher_config\]$"),
         (lambda: student_config(teacher_file, score_distill_weight=0.0, feature_distill_weight=0.0),
          "train.big_teacher: .* both 0"),
         (lambda: student_config(teacher_file, score_distill_weight=-1.0), "train.score_distill_weight: -1.0 must not"),

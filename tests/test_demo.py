@@ -4,13 +4,21 @@ import json
 
 import cv2
 import pytest
+from conftest import hide_matplotlib
 
 from ckdtrack.boxes import read_box_file
 from ckdtrack.cli import main
-from ckdtrack.demo import SAMPLE_DATA, TNO_CLIPS, write_tno_benchmark
+from ckdtrack.demo import SAMPLE_DATA, TNO_CLIPS, write_demo_plots, write_tno_benchmark
 from ckdtrack.evaluation import evaluate_trackers
 
 CLIP_FRAMES = {"Nato_camp": 32, "Duine": 23, "Tree": 19}
+
+
+def tree_as_results(data, folder):
+    """Tree's annotation scored as a tracker's results."""
+    folder.mkdir()
+    (folder / "Tree.txt").write_text((data / "Tree" / "init.txt").read_text())
+    return evaluate_trackers("lasher", [folder], gt=data, sequences=["Tree"])
 
 
 def test_tno_annotations_cover_every_frame_and_start_the_scored_clips(tmp_path):
@@ -26,14 +34,21 @@ def test_tno_annotations_cover_every_frame_and_start_the_scored_clips(tmp_path):
     write_tno_benchmark(tmp_path / "tno")
     assert (data / "Tree" / "init.txt").stat().st_mtime_ns == before
     # the shipped annotations score themselves perfectly through ckdtrack eval
-    (tmp_path / "truth").mkdir()
-    (tmp_path / "truth" / "Tree.txt").write_text((data / "Tree" / "init.txt").read_text())
-    evaluation = evaluate_trackers("lasher", [tmp_path / "truth"], gt=data, sequences=["Tree"])
-    assert evaluation.trackers[0].scores["SR"] > 95
+    assert tree_as_results(data, tmp_path / "truth").trackers[0].scores["SR"] > 95
+
+
+def test_without_matplotlib_the_demo_skips_its_plots_and_removes_stale_ones(tmp_path, monkeypatch):
+    evaluation = tree_as_results(write_tno_benchmark(tmp_path / "tno"), tmp_path / "truth")
+    stale = tmp_path / "plots" / "tno" / "lasher_SR_curves.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an earlier run's plot")
+    hide_matplotlib(monkeypatch)
+    assert write_demo_plots({"tno": evaluation}, tmp_path / "plots") is None
+    assert not stale.parent.exists()
 
 
 @pytest.mark.slow
-def test_demo_end_to_end(tmp_path, capsys):
+def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--sequences", "2", "--frames", "30"]) == 0
     printed = capsys.readouterr().out
@@ -48,7 +63,17 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert len(list((out / "videos" / "synthetic").glob("*.mp4"))) == 2
     assert {p.suffix for p in (out / "plots" / "tno").iterdir()} == {".png", ".pdf"}
     assert "tracked 58 synthetic frames" in printed and "demo finished" in printed
-    # other parameters: new synthetic sequences, tracked again (not "tracked 0 frames")
+    assert f"plots:              {out / 'plots'}" in printed
+    # other parameters: new synthetic sequences, tracked again (not "tracked 0 frames"); without
+    # matplotlib everything but the plots is done, and the first run's plots are gone
+    tables = ("scores.json", "scores.md", "tno_scores.json", "tno_scores.md")
+    for name in tables:
+        (out / name).unlink()
+    hide_matplotlib(monkeypatch)
     assert main(["demo", "--out", str(out), "--sequences", "2", "--frames", "20"]) == 0
-    assert "tracked 38 synthetic frames" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "tracked 38 synthetic frames" in printed and "demo finished" in printed
     assert json.loads((out / "synthetic" / "synth.json").read_text())["frames"] == 20
+    assert all((out / name).is_file() for name in tables)
+    assert "plots:              skipped, matplotlib is not installed (pip install 'ckdtrack[plots]')" in printed
+    assert str(out / "plots") not in printed and not list((out / "plots").rglob("*.*"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import hide_matplotlib
 
 from ckdtrack.boxes import read_box_rows
 from ckdtrack.cli import main
@@ -273,6 +274,15 @@ def test_plots_write_curves_and_radars(tmp_path):
     assert {path.name for path in paths} == expected
     assert all(path.stat().st_size > 1000 for path in paths)
     assert not list((tmp_path / "plots").glob(".*.tmp"))
+
+
+def test_eval_plots_without_matplotlib_fail_in_one_line_before_scoring(gtot_runs, capsys, monkeypatch):
+    hide_matplotlib(monkeypatch)
+    plots, report = gtot_runs / "plots", gtot_runs / "scores.json"
+    assert main(["eval", "gtot", str(gtot_runs / "Perfect"), "--plots", str(plots), "--json", str(report)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ["ckdtrack eval: error: plots need matplotlib: pip install 'ckdtrack[plots]'"]
+    assert not captured.out and not plots.exists() and not report.exists()
 
 
 def test_dataset_label_names_the_data_in_tables_and_plots(tmp_path, monkeypatch):

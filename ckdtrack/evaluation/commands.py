@@ -45,6 +45,10 @@ def register(subparsers) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    if args.plots:
+        from .plots import require_matplotlib
+
+        require_matplotlib()  # asked for, so missing matplotlib is an error, found before any work
     evaluation = evaluate_trackers(
         args.benchmark,
         args.results_dirs,

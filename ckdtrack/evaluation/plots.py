@@ -24,12 +24,28 @@ _AXIS_LABELS = {
 }
 
 
-def _new_figure(**subplot_options):
+def require_matplotlib():
+    """matplotlib's Figure and Agg canvas; without matplotlib a one-line InputError."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
         raise InputError("plots need matplotlib: pip install 'ckdtrack[plots]'") from None
+    return Figure, FigureCanvasAgg
+
+
+def can_plot() -> bool:
+    """Whether matplotlib is installed: where plots are an extra (the demo's), they are skipped
+    without it; an explicit request (``ckdtrack eval --plots``) fails instead."""
+    try:
+        require_matplotlib()
+    except InputError:
+        return False
+    return True
+
+
+def _new_figure(**subplot_options):
+    Figure, FigureCanvasAgg = require_matplotlib()
     figure = Figure(figsize=(6, 5), dpi=150)
     FigureCanvasAgg(figure)
     return figure, figure.add_subplot(**subplot_options)
@@ -85,7 +101,9 @@ def plot_radar(evaluation: Evaluation, metric: str, folder: Path) -> list[Path]:
 
 
 def write_plots(evaluation: Evaluation, folder: str | Path) -> list[Path]:
-    """Curve plots for every metric and, where the benchmark has attributes, radar charts."""
+    """Curve plots for every metric and, where the benchmark has attributes, radar charts.
+    Without matplotlib: an InputError before the folder is made."""
+    require_matplotlib()
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -107,10 +107,11 @@ def load_weights(model: nn.Module, path: str | Path, sha256: str | None = None) 
 
 
 def load_model(weights: str | Path, config: str | Path | Config | None = None, sha256: str | None = None,
-               with_teachers: bool = False) -> tuple[CKD, Config]:
+               with_teachers: bool = False, config_advice: str = "pass --config") -> tuple[CKD, Config]:
     """The one way to get a CKD network from a weights file: the config given (name, YAML path
     or object), else the one the file stores, else ``ckd_vitb`` (published checkpoints store
-    none); the state dict is loaded strictly."""
+    none); the state dict is loaded strictly. ``config_advice`` ends the error of a file that
+    stores no config and fits no assumed one: how the caller's user names the config."""
     checkpoint = read_checkpoint(weights, sha256)
     stored = checkpoint.get("config")
     resolved = config_for_weights(config, stored, weights)
@@ -120,6 +121,6 @@ def load_model(weights: str | Path, config: str | Path | Config | None = None, s
     except InputError as exc:
         if config is None and not isinstance(stored, dict):
             raise InputError(f"{exc} [the file stores no config, so {resolved.name} was assumed: "
-                             f"pass --config]") from None
+                             f"{config_advice}]") from None
         raise
     return model, resolved

@@ -28,7 +28,8 @@ def load_big_teacher(config: Config) -> CKD | None:
     if not train.big_teacher:
         return None
     try:
-        teacher, teacher_config = load_model(train.big_teacher, train.big_teacher_config or None)
+        teacher, teacher_config = load_model(train.big_teacher, train.big_teacher_config or None,
+                                             config_advice="set train.big_teacher_config")
     except InputError as exc:
         raise InputError(f"train.big_teacher: {exc}") from None
     ours, theirs = config.crop, teacher_config.crop

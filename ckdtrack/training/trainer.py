@@ -26,7 +26,7 @@ from tqdm import tqdm
 from ..config import Config, config_from_dict
 from ..errors import InputError
 from ..io import atomic_torch_save, atomic_write_text
-from ..models.checkpoint import load_state_strict, read_checkpoint
+from ..models.checkpoint import load_state_strict, read_checkpoint, sha256_of
 from ..models.ckd import CKD
 from ..models.pretrained import load_initial_weights
 from ..models.runtime import autocast_dtype
@@ -161,6 +161,8 @@ class Trainer:
         self.progress = progress and context.is_main
         self.model = model.to(context.device)
         big_teacher = load_big_teacher(config)
+        # hashed once, kept in every checkpoint: a resume must use the very teacher file the run began with
+        self.big_teacher_sha256 = sha256_of(train.big_teacher) if big_teacher is not None else None
         self.network = TrainingNetwork(self.model, train.stage, big_teacher,
                                        project_features=big_teacher is not None and train.feature_distill_weight > 0)
         self.network.to(context.device)
@@ -279,7 +281,8 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Everything needed to continue after the current epoch, written atomically by rank 0:
-        the big teacher's feature projector too, never the big teacher (its file is in the config)."""
+        the big teacher's feature projector too, never the big teacher (its path is in the config,
+        its sha256 beside it)."""
         if self.context.is_main:
             state = {
                 "net": self.model.state_dict(),
@@ -292,6 +295,8 @@ class Trainer:
             }
             if self.network.feature_projector is not None:
                 state["projector"] = self.network.feature_projector.state_dict()
+            if self.big_teacher_sha256 is not None:
+                state["big_teacher_sha256"] = self.big_teacher_sha256
             atomic_torch_save(state, self.checkpoint_path)
         barrier(self.context)
 
@@ -303,13 +308,20 @@ class Trainer:
         state = read_checkpoint(path)
         projector = self.network.feature_projector
         expected = ("net", "optimizer", "scaler", "epoch", "step", "history", "config")
-        missing = [k for k in expected + (("projector",) if projector is not None else ()) if k not in state]
+        expected += ("projector",) if projector is not None else ()
+        expected += ("big_teacher_sha256",) if self.big_teacher_sha256 is not None else ()
+        missing = [k for k in expected if k not in state]
         if missing:
             raise InputError(f"{path}: not a training checkpoint (missing {', '.join(missing)})")
         changed = changed_settings(config_from_dict(state["config"], f"{path} (stored config)"), self.config)
         if changed:
             raise InputError(f"{path}: the run was started with other settings ({'; '.join(changed)}): "
                              f"resume with the same config or choose another --out")
+        ours, theirs = self.big_teacher_sha256, str(state.get("big_teacher_sha256"))
+        if ours is not None and theirs != ours:
+            raise InputError(f"train.big_teacher: {self.train_cfg.big_teacher}: sha256 {ours[:12]} differs from that "
+                             f"of the teacher file {path} was trained with ({theirs[:12]}): resume with that file "
+                             f"or choose another --out")
         load_state_strict(self.model, state["net"], path)
         if projector is not None:
             load_state_strict(projector, state["projector"], path)
