@@ -390,16 +390,17 @@ def load_config(name_or_path: str | Path = "ckd_vitb") -> Config:
     return config_from_dict(data, str(path))
 
 
-def config_for_weights(config: str | Path | Config | None, stored: Any, source: str | Path) -> Config:
+def config_for_weights(config: str | Path | Config | None, stored: Any, source: str | Path,
+                       advice: str = "pass --config") -> Config:
     """The config to build a network for a weights file: the one given (name, path or object),
     else the one stored in the file (our exports carry one), else ``ckd_vitb`` (the published
-    checkpoints store none)."""
+    checkpoints store none). ``advice`` tells how the caller's user names another config."""
     if isinstance(config, Config):
         return config
     if config is not None:
         return load_config(config)
     if isinstance(stored, dict):
-        return config_from_dict(stored, f"{source} (stored config; pass --config to override)")
+        return config_from_dict(stored, f"{source} (stored config; {advice} to override)")
     return load_config("ckd_vitb")
 
 

@@ -202,6 +202,9 @@ def test_bad_teacher_settings_stop_with_one_line_errors(teacher_file, bare_teach
     corrupt = tmp_path / "corrupt.pth"
     corrupt.write_bytes(b"not a checkpoint")
     wide = dataclasses.replace(student_config(teacher_file), crop=dataclasses.replace(MICRO.crop, search_factor=5.0))
+    broken_config = tmp_path / "broken_config.pth"
+    stored = torch.load(teacher_file, weights_only=True)
+    torch.save({**stored, "config": {**stored["config"], "model": {"depth": "deep"}}}, broken_config)
     cases = [
         (lambda: load_big_teacher(student_config(tmp_path / "missing.pth")), r"train.big_teacher: .*missing.pth: "
                                                                               r"weights file not found"),
@@ -210,6 +213,8 @@ def test_bad_teacher_settings_stop_with_one_line_errors(teacher_file, bare_teach
         (lambda: load_big_teacher(student_config(bare_teacher_file)),  # a setting, not the CLI's --config
          r"train.big_teacher: .*published_layout.pth: checkpoint does not match .* ckd_vitb was assumed: "
          r"set train.big_teacher_config\]$"),
+        (lambda: load_big_teacher(student_config(broken_config)),
+         r"train.big_teacher: .*broken_config.pth \(stored config; set train.big_teacher_config to override\)"),
         (lambda: student_config(teacher_file, score_distill_weight=0.0, feature_distill_weight=0.0),
          "train.big_teacher: .* both 0"),
         (lambda: student_config(teacher_file, score_distill_weight=-1.0), "train.score_distill_weight: -1.0 must not"),

@@ -111,10 +111,11 @@ def load_model(weights: str | Path, config: str | Path | Config | None = None, s
     """The one way to get a CKD network from a weights file: the config given (name, YAML path
     or object), else the one the file stores, else ``ckd_vitb`` (published checkpoints store
     none); the state dict is loaded strictly. ``config_advice`` ends the error of a file that
-    stores no config and fits no assumed one: how the caller's user names the config."""
+    stores no config and fits no assumed one, or stores a broken one: how the caller's user
+    names the config."""
     checkpoint = read_checkpoint(weights, sha256)
     stored = checkpoint.get("config")
-    resolved = config_for_weights(config, stored, weights)
+    resolved = config_for_weights(config, stored, weights, config_advice)
     model = CKD(resolved, with_teachers=with_teachers)
     try:
         load_state_strict(model, extract_state_dict(checkpoint, weights), weights)
