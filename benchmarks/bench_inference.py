@@ -44,7 +44,7 @@ def onnx_tracker(model, config, folder: Path) -> CKDTracker:
     return CKDTracker.from_weights(path, config, backend="onnxruntime")
 
 
-def with_tracker(config, **fields):
+def with_tracker_settings(config, **fields):
     """``config`` with these tracker settings (e.g. ``redetect_threshold`` 0: never search the
     whole frame, 1: on every frame)."""
     return dataclasses.replace(config, tracker=dataclasses.replace(config.tracker, **fields))
@@ -72,16 +72,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for config_name in args.configs.split(","):
             configured = load_config(config_name)
-            config = with_tracker(configured, redetect_threshold=0.0)
+            config = with_tracker_settings(configured, redetect_threshold=0.0)
             model = CKD(config).to(args.device).eval()
             inputs = example_inputs(config, args.device)
             macs = count_macs(model, inputs)
             modes = [(p, CKDTracker(model, config, args.device, p)) for p in precisions]
             if configured.tracker.redetect_threshold > 0:
-                lost = with_tracker(configured, redetect_threshold=1.0, redetect_pause=0)
+                lost = with_tracker_settings(configured, redetect_threshold=1.0, redetect_pause=0)
                 modes.append(("fp32, target lost", CKDTracker(model, lost, args.device)))
             if configured.tracker.redetect_threshold > 0 and configured.tracker.redetect_pause > 0:
-                resting = with_tracker(configured, redetect_threshold=1.0)
+                resting = with_tracker_settings(configured, redetect_threshold=1.0)
                 modes.append(("fp32, target lost, resting", CKDTracker(model, resting, args.device)))
             if args.compile:
                 modes.append(("fp32 compiled", CKDTracker(model, config, args.device, compile=True)))
