@@ -5,11 +5,10 @@ Every tracker starts from each clip's first annotated box and its results are sc
 success (share of frames with IoU > 0.5), the precision (centre error <= 20 px) and the SR (area
 under the success curve). Trackers:
 
-- ``ncc``: normalised cross-correlation template matching of the first frame's thermal patch
-  over the whole thermal frame (OpenCV ``matchTemplate``, ``TM_CCOEFF_NORMED``), fixed box size;
-- ``mil``: OpenCV's MIL tracker (ships with opencv-python-headless without model files; its
-  other trackers there, DaSiamRPN, Nano and Vit, need downloaded networks) on the thermal frame;
-- ``static-box``: the first box, repeated;
+- the classical baselines of :mod:`ckdtrack.tracking.baselines` (also in the demo): ``ncc``
+  (whole-frame thermal template matching), ``mil`` (OpenCV's MIL tracker: the only tracker
+  opencv-python-headless ships without model files; DaSiamRPN, Nano and Vit need downloaded
+  networks) and ``static-box``;
 - each ``--weights`` CKD model as its stored config sets it (``ckd-...``) and, when that
   config re-detects after loss (``tracker.redetect_threshold``), also with re-detection off
   (``...-local``).
@@ -25,60 +24,18 @@ import argparse
 import dataclasses
 import json
 import shutil
-import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 
 from ckdtrack.data.benchmarks import open_benchmark
-from ckdtrack.demo import clip_scores, format_clip_table, static_box_results, write_tno_benchmark
+from ckdtrack.demo import clip_scores, format_clip_table, write_tno_benchmark
 from ckdtrack.evaluation import evaluate_trackers
 from ckdtrack.io import atomic_write_text
 from ckdtrack.models import load_model
+from ckdtrack.tracking.baselines import BASELINES, baseline_results, static_box_results
 from ckdtrack.tracking.test_runner import save_result, track_sequence
-from ckdtrack.tracking.runner import format_boxes
 from ckdtrack.tracking.tracker import CKDTracker
-
-
-def ncc_track(sequence) -> np.ndarray:
-    """Boxes of whole-frame thermal template matching with the first frame's patch."""
-    x, y, w, h = (int(round(v)) for v in sequence.boxes[0])
-    thermal = [cv2.cvtColor(sequence.frame_pair(i)[1], cv2.COLOR_RGB2GRAY) for i in range(len(sequence))]
-    template = thermal[0][y:y + h, x:x + w]
-    boxes = [[x, y, w, h]]
-    for frame in thermal[1:]:
-        response = cv2.matchTemplate(frame, template, cv2.TM_CCOEFF_NORMED)
-        _, _, _, (bx, by) = cv2.minMaxLoc(response)
-        boxes.append([bx, by, w, h])
-    return np.asarray(boxes, dtype=np.float64)
-
-
-def mil_track(sequence) -> np.ndarray:
-    """Boxes of OpenCV's MIL tracker on the thermal frames; a failed update keeps the last box."""
-    tracker = cv2.TrackerMIL_create()
-    first = sequence.frame_pair(0)[1][:, :, ::-1].copy()
-    box = tuple(int(round(v)) for v in sequence.boxes[0])
-    tracker.init(first, box)
-    boxes = [list(box)]
-    for index in range(1, len(sequence)):
-        ok, found = tracker.update(sequence.frame_pair(index)[1][:, :, ::-1].copy())
-        boxes.append(list(found) if ok else boxes[-1])
-    return np.asarray(boxes, dtype=np.float64)
-
-
-def run_classical(track, data: Path, out: Path) -> float:
-    """Track every clip with ``track``; returns the frames per second (decode included)."""
-    out.mkdir(parents=True, exist_ok=True)
-    frames, seconds = 0, 0.0
-    for sequence in open_benchmark("lasher", data, split="test"):
-        started = time.perf_counter()
-        boxes = track(sequence)
-        seconds += time.perf_counter() - started
-        frames += len(sequence) - 1
-        atomic_write_text(out / f"{sequence.name}.txt", format_boxes(boxes))
-    return frames / seconds
 
 
 LOCAL_ONLY = {"redetect_threshold": 0.0, "redetect_accept": 0.0, "redetect_appearance": 0.0,
@@ -110,8 +67,7 @@ def evaluate_tno(work: Path, models: dict[str, Path], threads: int = 2, videos: 
     data = write_tno_benchmark(work / "data")
     results = work / "results"
     shutil.rmtree(results, ignore_errors=True)
-    fps = {"ncc": run_classical(ncc_track, data, results / "ncc"),
-           "mil": run_classical(mil_track, data, results / "mil")}
+    fps = {name: baseline_results(name, data, results / name) for name in BASELINES}
     static_box_results(data, results / "static-box")
     names = []
     for name, weights in models.items():

@@ -33,7 +33,7 @@ from ckdtrack.data.real_pairs import write_real_pairs_dataset
 from ckdtrack.data.synth import write_synthetic_dataset
 from ckdtrack.evaluation import evaluate_trackers
 from ckdtrack.io import atomic_torch_save, atomic_write_text
-from ckdtrack.demo import static_box_results
+from ckdtrack.tracking.baselines import static_box_results
 from ckdtrack.models import CKD
 from ckdtrack.models.checkpoint import read_checkpoint, sha256_of
 from ckdtrack.training import train

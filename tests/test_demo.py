@@ -56,7 +56,7 @@ def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
     assert scores["ckd-small"]["SR"] > scores["static-box"]["SR"] + 10
     clips = json.loads((out / "tno_scores.json").read_text())["clips"]
     assert {(row["clip"], row["tracker"]) for row in clips} == {
-        (clip, tracker) for clip in CLIP_FRAMES for tracker in ("ckd-small", "static-box")}
+        (clip, tracker) for clip in CLIP_FRAMES for tracker in ("ckd-small", "ncc", "mil", "static-box")}
     for clip, frames in CLIP_FRAMES.items():
         capture = cv2.VideoCapture(str(out / "videos" / "tno" / f"{clip}.mp4"))
         assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == frames - 1

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from ckdtrack.cli import main
-from ckdtrack.demo import DEMO_WEIGHTS, static_box_results
+from ckdtrack.demo import DEMO_WEIGHTS
+from ckdtrack.tracking.baselines import static_box_results
 from conftest import tiny_config, write_sequence
 
 

@@ -17,6 +17,7 @@ from ckdtrack.cli import main
 from ckdtrack.data import open_sequence_dir
 from ckdtrack.errors import InputError
 from ckdtrack.tracking import CKDTracker
+from ckdtrack.tracking.baselines import MILTracker, NCCTracker
 from ckdtrack.tracking.frames import FrameSource, prefetched, sequence_source
 from ckdtrack.tracking.runner import run_tracker
 from ckdtrack.tracking.tracker import hann_window
@@ -381,3 +382,29 @@ def test_a_pause_rests_the_whole_frame_search_after_a_fruitless_pass():
     assert tracker.rest_frames == 2
     with_settings(tracker, redetect_threshold=0.0).update(*empty)
     assert tracker.rest_frames == 0
+
+
+def moving_patch_frames(positions, rng):
+    """320x240 thermal/RGB pairs with one textured 20x30 patch at each (x, y) of ``positions``."""
+    patch = rng.integers(0, 255, (30, 20, 3), dtype=np.uint8)
+    for x, y in positions:
+        tir = np.full((240, 320, 3), 40, dtype=np.uint8)
+        tir[y:y + 30, x:x + 20] = patch
+        yield tir.copy(), tir
+
+
+def test_classical_baselines_follow_a_textured_patch():
+    """ncc finds the first frame's patch anywhere in the thermal frame (a jump included) with the
+    first box's size; mil follows it as it moves a few pixels per frame."""
+    rng = np.random.default_rng(6)
+    jumps = [(30, 40), (34, 42), (250, 180), (100, 20)]
+    frames = list(moving_patch_frames(jumps, rng))
+    ncc = NCCTracker()
+    ncc.init(*frames[0], (30, 40, 20, 30))
+    assert [ncc.update(*pair) for pair in frames[1:]] == [[x, y, 20, 30] for x, y in jumps[1:]]
+    steps = [(30 + 3 * i, 40 + 2 * i) for i in range(12)]
+    frames = list(moving_patch_frames(steps, rng))
+    mil = MILTracker()
+    mil.init(*frames[0], (30, 40, 20, 30))
+    x, y, w, h = [mil.update(*pair) for pair in frames[1:]][-1]
+    assert abs(x - steps[-1][0]) <= 8 and abs(y - steps[-1][1]) <= 8 and (w, h) == (20, 30)  # moved 33 and 22 px
