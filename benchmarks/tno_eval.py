@@ -39,9 +39,8 @@ from ckdtrack.tracking.tracker import CKDTracker
 
 
 LOCAL_ONLY = {"redetect_threshold": 0.0, "redetect_accept": 0.0, "redetect_appearance": 0.0,
-              "redetect_windows": 0, "redetect_pause": 0, "hold_size_below": 0.0, "keep_aspect": False}
-"""Tracker settings that make the published, local-only tracker: no re-detection, no size or
-aspect hold."""
+              "redetect_windows": 0, "redetect_pause": 0, "hold_size_below": 0.0}
+"""Tracker settings that make the published, local-only tracker: no re-detection, no size hold."""
 
 
 def with_tracker(weights: Path, **settings) -> CKDTracker:

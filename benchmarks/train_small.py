@@ -53,12 +53,10 @@ NEGATIVE_PAIRS = 0.2  # default share of target-absent search crops in phase 2
 # found nothing better, the search rests 10 frames (tracker.redetect_pause), fixed by speed
 # too: a tracker that stays unsure then pays for the search on fewer frames.
 REAL_TIME_REDETECT = {"redetect_appearance": 1.0, "redetect_windows": 3, "redetect_pause": 10}
-# Each setting is tried as it is and with the first frame's aspect ratio kept (tracker.keep_aspect):
-# the network over-estimates the shorter side of elongated targets.
-REDETECT_SWEEP = [{**setting, **aspect} for aspect in ({}, {"keep_aspect": True}) for setting in (
-    [{}] + [{"hold_size_below": hold} for hold in (0.2, 0.3, 0.4)]
-    + [{"redetect_threshold": threshold, **REAL_TIME_REDETECT} for threshold in (0.4, 0.5, 0.6, 0.7)]
-    + [{"redetect_threshold": 0.6, **REAL_TIME_REDETECT, "hold_size_below": hold} for hold in (0.2, 0.3, 0.4)])]
+REDETECT_SWEEP = ([{}] + [{"hold_size_below": hold} for hold in (0.2, 0.3, 0.4)]
+                  + [{"redetect_threshold": threshold, **REAL_TIME_REDETECT} for threshold in (0.4, 0.5, 0.6, 0.7)]
+                  + [{"redetect_threshold": 0.6, **REAL_TIME_REDETECT, "hold_size_below": hold}
+                     for hold in (0.2, 0.3, 0.4)])
 REDETECT_VALIDATION = {"real_train": "continuous (real_train validation split)",
                        "real_cuts_val": "two scene cuts each (real_cuts_val)"}
 # name -> (generator, seed, sequences, frames, test fraction, scene cuts per sequence); the held-out
@@ -159,9 +157,6 @@ def redetect_sentence(tracker) -> str:
     if tracker.hold_size_below > 0:
         sentence += (f" Below a score of {tracker.hold_size_below:g} the box keeps its size "
                      "(`tracker.hold_size_below`).")
-    if tracker.keep_aspect:
-        sentence += (" The box keeps the first frame's aspect ratio, its longer side following the network "
-                     "(`tracker.keep_aspect`).")
     return sentence
 
 
@@ -180,8 +175,6 @@ def setting_label(setting: dict) -> str:
             parts.append(f"rest {setting['redetect_pause']} frames")
     if setting.get("hold_size_below"):
         parts.append(f"size held below {setting['hold_size_below']:g}")
-    if setting.get("keep_aspect"):
-        parts.append("first aspect kept")
     return ", ".join(parts)
 
 

@@ -102,10 +102,6 @@ class TrackerConfig:
     hold_size_below: float = 0.0
     """Below this score the box keeps its previous size and only its centre follows the
     network: an unsure frame does not let the box swell onto the background."""
-    keep_aspect: bool = False
-    """The box keeps the first frame's aspect ratio: its longer side follows the network and the
-    shorter one follows from the ratio. For a small network that over-estimates the shorter side
-    of elongated targets (docs/benchmarks.md)."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ BAD_VALUES = [
     ("tracker", "clip_margin", -1, "must not be negative"),
     ("tracker", "redetect_pause", -2, "must not be negative"),
     ("tracker", "redetect_pause", 2.5, "an integer"),
-    ("tracker", "keep_aspect", "yes", "true or false"),
     ("train", "stage", "distil", "one of 'distill', 'head'"),
     ("train", "style_loss_type", "pixel", "one of 'channel', 'token'"),
     ("train", "amp", "fp8", "one of 'fp32', 'fp16', 'bf16'"),

@@ -238,7 +238,7 @@ def test_prefetched_keeps_order_reraises_and_stops_early():
 
 
 LOCAL_ONLY = {"redetect_threshold": 0.0, "redetect_accept": 0.0, "redetect_appearance": 0.0, "redetect_windows": 0,
-              "redetect_pause": 0, "hold_size_below": 0.0, "keep_aspect": False}
+              "redetect_pause": 0, "hold_size_below": 0.0}
 """The published, local-only tracker's settings: each test below turns on what it tests."""
 
 
@@ -248,13 +248,12 @@ def with_settings(tracker: CKDTracker, **settings) -> CKDTracker:
     return tracker
 
 
-def jump_frame(x, y, rng, size=(12, 30)):
-    """A 320x240 pair with a warm target of ``size`` (12x30) at (x, y) on noise."""
-    width, height = size
+def jump_frame(x, y, rng):
+    """A 320x240 pair with a warm 12x30 target at (x, y) on noise."""
     rgb = rng.integers(60, 90, (240, 320, 3), dtype=np.uint8)
     tir = rng.integers(40, 60, (240, 320, 3), dtype=np.uint8)
-    tir[y:y + height, x:x + width] = 230
-    rgb[y:y + height, x:x + width] = (150, 60, 40)
+    tir[y:y + 30, x:x + 12] = 230
+    rgb[y:y + 30, x:x + 12] = (150, 60, 40)
     return rgb, tir
 
 
@@ -409,22 +408,3 @@ def test_classical_baselines_follow_a_textured_patch():
     mil.init(*frames[0], (30, 40, 20, 30))
     x, y, w, h = [mil.update(*pair) for pair in frames[1:]][-1]
     assert abs(x - steps[-1][0]) <= 8 and abs(y - steps[-1][1]) <= 8 and (w, h) == (20, 30)  # moved 33 and 22 px
-
-
-def test_keep_aspect_keeps_the_first_ratio_and_the_longer_side():
-    """tracker.keep_aspect: every box has the init box's width / height; for a tall target its
-    height (the longer side) and centre are the network's, for a wide one its width."""
-    free = with_settings(CKDTracker.from_weights(DEMO_MODEL), **LOCAL_ONLY)
-    kept = with_settings(CKDTracker.from_weights(DEMO_MODEL), **{**LOCAL_ONLY, "keep_aspect": True})
-    for init, longer in (((40, 40, 16, 40), 3), ((40, 60, 48, 20), 2)):
-        rng = np.random.default_rng(7)
-        frames = [jump_frame(init[0] + 2 * step, init[1], rng, init[2:]) for step in range(6)]
-        free.init(*frames[0], init)
-        kept.init(*frames[0], init)
-        for pair in frames[1:]:
-            x, y, w, h = free.update(*pair).box
-            box = kept.update(*pair).box
-            kept.state = [x, y, w, h]  # the same network box next frame, so each frame compares one box
-            assert box[2] / box[3] == pytest.approx(init[2] / init[3])
-            assert box[longer] == pytest.approx([x, y, w, h][longer])
-            assert box[0] + box[2] / 2 == pytest.approx(x + w / 2) and box[1] + box[3] / 2 == pytest.approx(y + h / 2)

@@ -16,9 +16,8 @@ lets it rest for some frames after a complete pass that found nothing better.
 Frames above the threshold cost nothing extra. With ``tracker.redetect_appearance`` the
 candidates and the local box are ranked partly by how much their patch looks like the first
 frame's target (normalised cross-correlation, a check independent of the network).
-``tracker.hold_size_below`` keeps the box's size on frames whose score is below it, and
-``tracker.keep_aspect`` the first frame's aspect ratio on every frame. The published configs
-leave all of this off, as the published tracker has none of it.
+``tracker.hold_size_below`` keeps the box's size on frames whose score is below it. The
+published configs leave all of this off, as the published tracker has none of it.
 """
 
 from __future__ import annotations
@@ -107,8 +106,6 @@ class CKDTracker:
         self.std = torch.tensor(INPUT_STD, device=self.device).view(1, 3, 1, 1)
         self.state: list[float] | None = None
         self.confident_size: tuple[float, float] | None = None
-        self.first_aspect = 1.0
-        """Width / height of the init box (``tracker.keep_aspect``)."""
         self.appearance: tuple[np.ndarray, np.ndarray] | None = None
         self.unsearched: list[list[float]] = []
         """Whole-frame search windows not yet run in the current pass (``tracker.redetect_windows``)."""
@@ -166,7 +163,6 @@ class CKDTracker:
         self.template_mask = (center_template_mask(self.config, 1, self.device) if self.config.model.ce_layers
                               else None)
         self.state = box
-        self.first_aspect = box[2] / box[3]
         self.confident_size = (box[2], box[3])
         self.appearance = (appearance_patch(rgb, box), appearance_patch(tir, box))
         self.unsearched = []
@@ -254,16 +250,6 @@ class CKDTracker:
                             + float((appearance_patch(tir, box) * template_tir).sum()))
         return (1 - weight) * score + weight * max(similarity, 0.0)
 
-    def _with_first_aspect(self, box: list[float]) -> list[float]:
-        """``box`` about the same centre with the first frame's aspect ratio: the side that is the
-        longer one in the first frame is kept, the other follows from the ratio."""
-        x, y, w, h = box
-        if self.first_aspect <= 1:
-            width, height = h * self.first_aspect, h
-        else:
-            width, height = w, w / self.first_aspect
-        return [x + (w - width) / 2, y + (h - height) / 2, width, height]
-
     def update(self, rgb: np.ndarray, tir: np.ndarray) -> TrackResult:
         """Locate the target in the next frame pair; below ``tracker.redetect_threshold`` the
         whole frame is searched too (see the module docstring)."""
@@ -292,8 +278,6 @@ class CKDTracker:
             _, _, width_before, height_before = self.state
             box = [box[0] + (box[2] - width_before) / 2, box[1] + (box[3] - height_before) / 2,
                    width_before, height_before]
-        if settings.keep_aspect:
-            box = self._with_first_aspect(box)
         if score >= threshold:
             self.confident_size = (box[2], box[3])
         started = time.perf_counter()
