@@ -384,18 +384,24 @@ def test_a_pause_rests_the_whole_frame_search_after_a_fruitless_pass():
     assert tracker.rest_frames == 0
 
 
-def moving_patch_frames(positions, rng):
-    """320x240 thermal/RGB pairs with one textured 20x30 patch at each (x, y) of ``positions``."""
-    patch = rng.integers(0, 255, (30, 20, 3), dtype=np.uint8)
+def moving_patch_frames(positions, rng, size=(20, 30), textured=False):
+    """320x240 thermal/RGB pairs with one random ``size`` patch at each (x, y) of ``positions``,
+    on a flat or a smooth random background."""
+    w, h = size
+    patch = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    background = np.full((240, 320, 3), 40, dtype=np.uint8)
+    if textured:
+        background = cv2.GaussianBlur(rng.integers(0, 120, background.shape).astype(np.uint8), (0, 0), 3)
     for x, y in positions:
-        tir = np.full((240, 320, 3), 40, dtype=np.uint8)
-        tir[y:y + 30, x:x + 20] = patch
+        tir = background.copy()
+        tir[y:y + h, x:x + w] = patch
         yield tir.copy(), tir
 
 
 def test_classical_baselines_follow_a_textured_patch():
     """ncc finds the first frame's patch anywhere in the thermal frame (a jump included) with the
-    first box's size; mil follows it as it moves a few pixels per frame."""
+    first box's size; mil follows a patch moving a few pixels per frame over a textured
+    background (the median of five runs: its hidden random generator moves on between runs)."""
     rng = np.random.default_rng(6)
     jumps = [(30, 40), (34, 42), (250, 180), (100, 20)]
     frames = list(moving_patch_frames(jumps, rng))
@@ -403,8 +409,12 @@ def test_classical_baselines_follow_a_textured_patch():
     ncc.init(*frames[0], (30, 40, 20, 30))
     assert [ncc.update(*pair) for pair in frames[1:]] == [[x, y, 20, 30] for x, y in jumps[1:]]
     steps = [(30 + 3 * i, 40 + 2 * i) for i in range(12)]
-    frames = list(moving_patch_frames(steps, rng))
-    mil = MILTracker()
-    mil.init(*frames[0], (30, 40, 20, 30))
-    x, y, w, h = [mil.update(*pair) for pair in frames[1:]][-1]
-    assert abs(x - steps[-1][0]) <= 8 and abs(y - steps[-1][1]) <= 8 and (w, h) == (20, 30)  # moved 33 and 22 px
+    frames = list(moving_patch_frames(steps, rng, size=(40, 60), textured=True))
+    errors = []
+    for _ in range(5):
+        mil = MILTracker()
+        mil.init(*frames[0], (30, 40, 40, 60))
+        x, y, w, h = [mil.update(*pair) for pair in frames[1:]][-1]
+        assert (w, h) == (40, 60)
+        errors.append(max(abs(x - steps[-1][0]), abs(y - steps[-1][1])))
+    assert np.median(errors) <= 8  # moved 33 and 22 px; one run in about 70 ends more than 8 px off

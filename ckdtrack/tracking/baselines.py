@@ -42,7 +42,11 @@ class NCCTracker:
 
 
 class MILTracker:
-    """OpenCV's MIL tracker on the thermal frames (BGR, as OpenCV expects)."""
+    """OpenCV's MIL tracker on the thermal frames (BGR, as OpenCV expects).
+
+    MIL draws its samples from a random generator inside OpenCV that no call resets and that
+    every MIL tracker of the process advances, so its boxes depend on the MIL trackers run
+    before it; a fresh process that runs the same sequences in the same order repeats them."""
 
     def init(self, rgb: np.ndarray, tir: np.ndarray, box) -> None:
         self.box = [int(round(v)) for v in box]
