@@ -50,11 +50,13 @@ def no_stray_workers():
 
 
 def start_test_run(root, weights, out, *extra) -> subprocess.Popen:
-    """``ckdtrack test`` in its own session (so a terminal's Ctrl-C can be sent to its group)."""
+    """``ckdtrack test`` in its own session (so a terminal's Ctrl-C can be sent to its group),
+    with SIGINT handled as in a terminal's foreground job even where the suite itself runs in
+    the background of a script (which starts it with SIGINT ignored)."""
     command = [sys.executable, "-m", "ckdtrack", "test", "lasher", "--data-root", str(root), "--weights", str(weights),
                "--out", str(out), "--workers", "2", "--threads", "1", "--quiet", *extra]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def finish(process: subprocess.Popen, timeout: float = DEADLINE) -> tuple[int, str, str]:
