@@ -57,29 +57,54 @@ REDETECT_SWEEP = ([{}] + [{"hold_size_below": hold} for hold in (0.2, 0.3, 0.4)]
                   + [{"redetect_threshold": threshold, **REAL_TIME_REDETECT} for threshold in (0.4, 0.5, 0.6, 0.7)]
                   + [{"redetect_threshold": 0.6, **REAL_TIME_REDETECT, "hold_size_below": hold}
                      for hold in (0.2, 0.3, 0.4)])
-REDETECT_VALIDATION = {"real_train": "continuous (real_train validation split)",
-                       "real_cuts_val": "two scene cuts each (real_cuts_val)"}
-# name -> (generator, seed, sequences, frames, test fraction, scene cuts per sequence); the held-out
-# and re-detection validation seeds are never trained on.
+REDETECT_VALIDATION = {"real_mixed_train": "continuous (real_mixed_train validation split)",
+                       "real_mixed_cuts_val": "two scene cuts each (real_mixed_cuts_val)"}
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedSet:
+    """One generated data set of the recipe (``ckdtrack synth`` arguments)."""
+
+    source: str  # "real-pairs" or "synthetic"
+    seed: int
+    sequences: int
+    frames: int
+    test_fraction: float
+    cuts: int = 0
+    frame_steps: tuple[int, ...] = (1,)
+    camouflage: float = 0.0
+
+
+# Real-imagery training sequences mix four frame steps (the same motion seen at 1, 1/2, 1/4 and
+# 1/8 of the frame rate: up to about 15 px per frame) and hide 30% of the targets in the visible
+# image, so the network learns to size a target from the thermal image alone. The validation
+# and held-out seeds are never trained on; the held-out sets of earlier recipes are kept as they
+# were, next to a thermal-only (every target hidden in the visible image) and a fast set.
+MIXED = dict(frame_steps=(1, 2, 4, 8), camouflage=0.3)
 DATASETS = {
-    "real_train": ("real-pairs", 1, 240, 60, 0.1, 0),
-    "synth_train": ("synthetic", 2, 64, 60, 0.1, 0),
-    "real_heldout": ("real-pairs", 101, 16, 80, 1.0, 0),
-    "synth_heldout": ("synthetic", 102, 16, 80, 1.0, 0),
-    "real_cuts_val": ("real-pairs", 201, 24, 60, 1.0, 2),
-    "real_cuts_heldout": ("real-pairs", 202, 24, 60, 1.0, 2),
+    "real_mixed_train": GeneratedSet("real-pairs", 1, 240, 60, 0.1, **MIXED),
+    "synth_train": GeneratedSet("synthetic", 2, 64, 60, 0.1),
+    "real_mixed_cuts_val": GeneratedSet("real-pairs", 201, 24, 60, 1.0, cuts=2, **MIXED),
+    "real_heldout": GeneratedSet("real-pairs", 101, 16, 80, 1.0),
+    "synth_heldout": GeneratedSet("synthetic", 102, 16, 80, 1.0),
+    "real_cuts_heldout": GeneratedSet("real-pairs", 202, 24, 60, 1.0, cuts=2),
+    "real_hidden_heldout": GeneratedSet("real-pairs", 103, 16, 80, 1.0, camouflage=1.0),
+    "real_fast_heldout": GeneratedSet("real-pairs", 104, 16, 80, 1.0, frame_steps=(8,)),
 }
+HELDOUT = ("real_heldout", "synth_heldout", "real_cuts_heldout", "real_hidden_heldout", "real_fast_heldout")
 
 
 def write_data(data: Path, pairs: Path) -> None:
-    for name, (source, seed, sequences, frames, test_fraction, cuts) in DATASETS.items():
+    for name, spec in DATASETS.items():
         folder = data / name
         if (folder / "synth.json").is_file():  # written last: the folder is complete
             continue
-        print(f"writing {sequences} {source} sequences (seed {seed}) -> {folder}", flush=True)
-        common = dict(sequences=sequences, frames=frames, size=(320, 256), seed=seed, test_fraction=test_fraction)
-        if source == "real-pairs":
-            write_real_pairs_dataset(folder, pairs, cuts=cuts, **common)
+        print(f"writing {spec.sequences} {spec.source} sequences (seed {spec.seed}) -> {folder}", flush=True)
+        common = dict(sequences=spec.sequences, frames=spec.frames, size=(320, 256), seed=spec.seed,
+                      test_fraction=spec.test_fraction)
+        if spec.source == "real-pairs":
+            write_real_pairs_dataset(folder, pairs, cuts=spec.cuts, frame_steps=spec.frame_steps,
+                                     camouflage=spec.camouflage, **common)
         else:
             write_synthetic_dataset(folder, **common)
 
@@ -187,7 +212,7 @@ def heldout_scores(work: Path, config, weights: Path, digest: str) -> dict:
         seed_everything(config.train.seed)
         atomic_torch_save({"net": CKD(config).state_dict(), "config": config.to_dict()}, untrained)
     scores = {}
-    for name in ("real_heldout", "synth_heldout", "real_cuts_heldout"):
+    for name in HELDOUT:
         trackers = {"trained, as shipped": with_tracker(weights),
                     "trained, local only": with_tracker(weights, **LOCAL_ONLY),
                     "untrained": with_tracker(untrained, **LOCAL_ONLY)}
@@ -218,7 +243,8 @@ def model_card(config, weights: Path, digest: str, history: list[dict], heldout:
         f"Generated from `{os.path.relpath(pairs, REPO)}` by `ckdtrack synth --source real-pairs` and `ckdtrack synth` "
         "(`DATASETS` in the script: seeds, sizes): real warm/textured objects moving over real backgrounds "
         "with scale/aspect change, occlusion, same-kind distractors, dark and over-exposed visible images, "
-        "thermal crossover, registration offsets, blur, grayscale visible images. The TNO FEL clips are "
+        "thermal crossover, registration offsets, blur, grayscale visible images, motion seen at 1, 1/2, 1/4 "
+        "and 1/8 of the frame rate, and 30% of the targets hidden in the visible image. The TNO FEL clips are "
         "test material only and were never trained or tuned on.",
         "",
         "## Recipe",
@@ -262,17 +288,18 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     work, out = Path(args.work), Path(args.out)
     write_data(work / "data", Path(args.pairs))
-    roots = {"real_pairs": str(work / "data" / "real_train"), "synthetic": str(work / "data" / "synth_train")}
+    roots = {"real_pairs": str(work / "data" / "real_mixed_train"), "synthetic": str(work / "data" / "synth_train")}
 
     config = load_config(args.config)
     started = time.perf_counter()
-    history = run_phase(config, work / "phase1", roots)
+    phase1 = work / "phase1_mixed"  # named after its data: a work folder of an earlier recipe is not resumed
+    history = run_phase(config, phase1, roots)
     finetune = dataclasses.replace(config, train=dataclasses.replace(
         config.train, epochs=args.finetune_epochs, lr_head=config.train.lr_head * FINETUNE_LR_FACTOR,
         lr_backbone=config.train.lr_backbone * FINETUNE_LR_FACTOR, negative_pair_ratio=args.finetune_negatives))
     # a longer phase 1 or other negatives start a new phase 2
-    phase2 = work / f"phase2_after_epoch{config.train.epochs}_negatives{args.finetune_negatives:g}"
-    history += run_phase(finetune, phase2, roots, init=work / "phase1" / CHECKPOINT_NAME)
+    phase2 = work / f"phase2_mixed_after_epoch{config.train.epochs}_negatives{args.finetune_negatives:g}"
+    history += run_phase(finetune, phase2, roots, init=phase1 / CHECKPOINT_NAME)
     train_seconds = sum(config.train.samples_per_epoch / h["train/samples_per_s"] for h in history
                         if h.get("train/samples_per_s"))
     print(f"training done ({len(history)} epochs, {train_seconds / 60:.0f} min of training steps; this call "

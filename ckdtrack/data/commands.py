@@ -36,6 +36,12 @@ def register(subparsers) -> None:
     parser.add_argument("--cuts", type=int, default=0,
                         help="with --source real-pairs: scene cuts per sequence, where the view and the target "
                              "jump (for testing re-detection; default 0)")
+    parser.add_argument("--frame-step", type=_parse_steps, default=(1,), metavar="N[,N...]",
+                        help="with --source real-pairs: show every Nth moment of the motion, as a camera at "
+                             "1/N of the frame rate (fast motion), N drawn per sequence from the list (default 1)")
+    parser.add_argument("--camouflage", type=float, default=0.0, metavar="SHARE",
+                        help="with --source real-pairs: share of sequences whose target barely shows in the "
+                             "visible image (default 0)")
     parser.set_defaults(func=run_synth)
 
 
@@ -48,17 +54,32 @@ def run_synth(args: argparse.Namespace) -> int:
         raise InputError("--pairs is only used with --source real-pairs")
     if args.cuts and args.source != "real-pairs":
         raise InputError("--cuts is only used with --source real-pairs")
+    if args.frame_step != (1,) and args.source != "real-pairs":
+        raise InputError("--frame-step is only used with --source real-pairs")
+    if args.camouflage and args.source != "real-pairs":
+        raise InputError("--camouflage is only used with --source real-pairs")
     start = time.perf_counter()
     common = dict(sequences=args.sequences, frames=args.frames, size=args.size, seed=args.seed,
                   test_fraction=args.test_fraction, jpeg_quality=args.jpeg_quality, workers=args.workers)
     if args.source == "real-pairs":
-        names = write_real_pairs_dataset(args.out_dir, args.pairs, cuts=args.cuts, **common)
+        names = write_real_pairs_dataset(args.out_dir, args.pairs, cuts=args.cuts, frame_steps=args.frame_step,
+                                         camouflage=args.camouflage, **common)
     else:
         names = write_synthetic_dataset(args.out_dir, **common)
     elapsed = time.perf_counter() - start
     print(f"wrote {len(names)} sequences ({args.source}) x {args.frames} frames ({args.size[0]}x{args.size[1]}) "
           f"to {args.out_dir} in {elapsed:.1f} s")
     return 0
+
+
+def _parse_steps(text: str) -> tuple[int, ...]:
+    try:
+        steps = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers like 1,2,4, got '{text}'") from None
+    if any(step < 1 for step in steps):
+        raise argparse.ArgumentTypeError(f"frame steps must be >= 1, got {text}")
+    return steps
 
 
 def _parse_size(text: str) -> tuple[int, int]:

@@ -13,7 +13,9 @@ often of the same kind as the target) along smooth paths with changing scale and
 nuisances of real RGB-T video are drawn per sequence: a dark or over-exposed visible stretch,
 a thermal crossover stretch (the target's thermal contrast fades to zero), a static occluder
 the target passes behind, a motion-blur stretch, a small constant registration offset of the
-thermal image, grayscale visible images (like the TNO clips) and thermal row noise. Targets
+thermal image, grayscale visible images (like the TNO clips) and thermal row noise. Two options
+make harder sequences: scene cuts, and camouflage (the target barely shows in the visible image
+while it stays warm, so its box must come from the thermal image alone). Targets
 range from about 8x14 px (TNO people on a 360x270 frame) to a third of the frame height.
 The box is the visible image's; frame 0 is always clean.
 
@@ -194,6 +196,7 @@ class RealPairScene:
     occluder: tuple[np.ndarray, np.ndarray, tuple[int, int]] | None  # visible, thermal, (x, y) in the frame
     gain: np.ndarray  # (F,) visible exposure: < 1 dark, > 1 over-exposed
     crossover: np.ndarray  # (F,) 0..1, how much of the target's thermal contrast is gone
+    camouflage: np.ndarray  # (F,) 0..1, how much of the target's visible appearance is gone
     blur: np.ndarray  # (F,) motion-blur length in px (0 = sharp)
     blur_angle: float
     thermal_offset: tuple[float, float]  # registration error of the thermal image, px
@@ -210,8 +213,8 @@ class RealPairScene:
         target_area = 0
         for obj_id in sorted(range(len(self.objects)), key=lambda i: self.objects[i].depth):
             obj = self.objects[obj_id]
-            fade = 1.0 - self.crossover[t] if obj_id == 0 else 1.0
-            area = _paste(visible, thermal, owner, obj.cutout, obj.boxes[t], obj_id, fade)
+            heat, look = (1.0 - self.crossover[t], 1.0 - self.camouflage[t]) if obj_id == 0 else (1.0, 1.0)
+            area = _paste(visible, thermal, owner, obj.cutout, obj.boxes[t], obj_id, heat, look)
             if obj_id == 0:
                 target_area = area
         if self.occluder is not None:
@@ -246,10 +249,13 @@ class RealPairScene:
 
 
 def build_real_scene(bank: ObjectBank, index: int, frames: int, width: int, height: int, seed: int,
-                     cuts: int = 0) -> RealPairScene:
+                     cuts: int = 0, frame_step: int = 1, camouflage: float = 0.0) -> RealPairScene:
     """Lay out one sequence from the bank. Depends only on the bank and the arguments; ``cuts``
-    scene cuts (see :func:`_add_cuts`) are drawn from their own random stream, so the rest of
-    a sequence is the same with and without them."""
+    scene cuts (see :func:`_add_cuts`) and, with probability ``camouflage``, a target that keeps
+    only 0-40% of its visible appearance throughout are drawn from their own random streams, so
+    the rest of a sequence is the same with and without them. ``frame_step`` > 1 shows every
+    ``frame_step``-th moment of the same motion, as a camera at that fraction of the frame rate
+    sees it: objects move and change size that many times as far between frames."""
     if frames < 2 or width < 64 or height < 64:
         raise InputError(f"real-imagery sequences need at least 2 frames of 64x64 pixels, got {frames} of {width}x{height}")
     rng = np.random.default_rng((seed, index, 0))
@@ -266,14 +272,15 @@ def build_real_scene(bank: ObjectBank, index: int, frames: int, width: int, heig
     target_height = (rng.uniform(MIN_TARGET_HEIGHT, 30.0) if tiny
                      else math.exp(rng.uniform(math.log(30.0), math.log(height / 3))))
     target_height = max(MIN_TARGET_HEIGHT, min(target_height, MAX_UPSCALE * target_cutout.visible.shape[0]))
-    target = MovingObject(target_cutout, _trajectory(rng, frames, width, height, target_cutout.aspect, target_height), 0.5)
+    target = MovingObject(target_cutout, _trajectory(rng, frames, width, height, target_cutout.aspect, target_height,
+                                                     frame_step), 0.5)
     objects = [target]
     for _ in range(int(rng.integers(0, 4))):
         same_kind = rng.random() < 0.7
         cutout = target_cutout if same_kind and rng.random() < 0.2 else bank.pick(rng, kind if same_kind else "warm")
         size = target_height * rng.uniform(0.7, 1.3) if same_kind else rng.uniform(MIN_TARGET_HEIGHT, height / 3)
         size = max(MIN_TARGET_HEIGHT, min(size, MAX_UPSCALE * cutout.visible.shape[0]))
-        objects.append(MovingObject(cutout, _trajectory(rng, frames, width, height, cutout.aspect, size),
+        objects.append(MovingObject(cutout, _trajectory(rng, frames, width, height, cutout.aspect, size, frame_step),
                                     float(rng.choice([0.2, 0.8]))))
 
     quiet = np.zeros(frames, dtype=bool)
@@ -308,10 +315,15 @@ def build_real_scene(bank: ObjectBank, index: int, frames: int, width: int, heig
     if cuts:
         events["cut"] = _add_cuts(np.random.default_rng((seed, index, 3)), target.boxes, pan, pan_extent,
                                   width, height, cuts)
+    hidden = np.zeros(frames, dtype=np.float32)
+    camouflage_rng = np.random.default_rng((seed, index, 4))
+    if camouflage_rng.random() < camouflage:
+        hidden[:] = camouflage_rng.uniform(0.6, 1.0)
+        events["camouflage"] = list(range(frames))
     return RealPairScene(
         name=f"real_{index:03d}", seed=seed, index=index, width=width, height=height, frames=frames,
         visible_background=visible_bg, thermal_background=thermal_bg, pan=pan, objects=objects, occluder=occluder,
-        gain=gain, crossover=crossover, blur=blur, blur_angle=float(rng.uniform(0, np.pi)), thermal_offset=offset,
+        gain=gain, crossover=crossover, camouflage=hidden, blur=blur, blur_angle=float(rng.uniform(0, np.pi)), thermal_offset=offset,
         grayscale=bool(rng.random() < 0.35), row_noise=float(rng.choice([0.0, rng.uniform(0.005, 0.03)])),
         events=events,
     )
@@ -328,24 +340,42 @@ def write_real_pairs_dataset(
     jpeg_quality: int = 90,
     workers: int = 2,
     cuts: int = 0,
+    frame_steps: tuple[int, ...] = (1,),
+    camouflage: float = 0.0,
 ) -> list[str]:
     """Write real-imagery sequences in the LasHeR layout, exactly like ``ckdtrack synth`` writes
     synthetic ones (see :func:`ckdtrack.data.synth.write_synthetic_dataset`); ``cuts`` scene cuts
-    per sequence (for testing re-detection)."""
+    per sequence (for testing re-detection); each sequence's frame step (> 1: fast motion, a
+    lower frame rate) drawn from ``frame_steps``; ``camouflage`` the share of targets hidden in
+    the visible image (:func:`build_real_scene`)."""
     width, height = size
     if cuts < 0 or (cuts and frames < 4 * (cuts + 1)):
         raise InputError(f"{cuts} scene cuts need at least {4 * (cuts + 1)} frames per sequence, got {frames}")
+    if not frame_steps or any(int(step) != step or step < 1 for step in frame_steps):
+        raise InputError(f"frame steps must be whole numbers >= 1, got {list(frame_steps)}")
+    if not 0.0 <= camouflage <= 1.0:
+        raise InputError(f"the camouflaged share must be in 0..1, got {camouflage}")
     bank = ObjectBank.build(pairs_root, seed)
     manifest = {"source": "real-pairs", "pairs": str(pairs_root), "seed": seed, "frames": frames, "cuts": cuts,
+                "frame_steps": list(frame_steps), "camouflage": camouflage,
                 "width": width, "height": height, "warm_objects": len(bank.warm),
                 "textured_objects": len(bank.textured), "background_pairs": len(bank.pairs)}
     return write_rendered_dataset(
-        out_dir, lambda index: build_real_scene(bank, index, frames, width, height, seed, cuts), sequences, manifest,
+        out_dir, lambda index: build_real_scene(bank, index, frames, width, height, seed, cuts,
+                                                _frame_step(frame_steps, seed, index), camouflage),
+        sequences, manifest,
         test_fraction=test_fraction, jpeg_quality=jpeg_quality, workers=workers,
     )
 
 
 # --- scene pieces -------------------------------------------------------------------------------
+
+
+def _frame_step(frame_steps: tuple[int, ...], seed: int, index: int) -> int:
+    """Sequence ``index``'s frame step, drawn from its own random stream (one choice: no draw)."""
+    if len(frame_steps) == 1:
+        return int(frame_steps[0])
+    return int(frame_steps[int(np.random.default_rng((seed, index, 5)).integers(len(frame_steps)))])
 
 
 def _cover(pair: ImagePair, width: int, height: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -383,9 +413,11 @@ def _add_cuts(rng, boxes: np.ndarray, pan: np.ndarray, pan_extent: int, width: i
     return [int(c) for c in cut_frames]
 
 
-def _trajectory(rng, frames: int, width: int, height: int, aspect: float, base_height: float) -> np.ndarray:
-    """A smooth path inside the frame with breathing scale and a slowly changing aspect."""
-    t = np.arange(frames, dtype=np.float64)
+def _trajectory(rng, frames: int, width: int, height: int, aspect: float, base_height: float,
+                frame_step: int = 1) -> np.ndarray:
+    """A smooth path inside the frame with breathing scale and a slowly changing aspect, sampled
+    every ``frame_step`` time steps."""
+    t = np.arange(frames, dtype=np.float64) * frame_step
     zoom = np.exp(rng.uniform(0.05, 0.35) * np.sin(t * rng.uniform(0.02, 0.06) + rng.uniform(0, 2 * np.pi)))
     stretch = np.exp(rng.uniform(0.0, 0.15) * np.sin(t * rng.uniform(0.05, 0.2) + rng.uniform(0, 2 * np.pi)))
     base_width = max(4.0, base_height * aspect * rng.uniform(0.85, 1.15))
@@ -433,8 +465,9 @@ def _pixel_box(box) -> tuple[int, int, int, int]:
     return x0, y0, max(1, int(round(x + w)) - x0), max(1, int(round(y + h)) - y0)
 
 
-def _paste(visible, thermal, owner, cutout: Cutout, box, obj_id: int, heat_scale: float) -> int:
-    """Composite ``cutout`` resized into ``box`` in both modalities; returns its area in pixels."""
+def _paste(visible, thermal, owner, cutout: Cutout, box, obj_id: int, heat_scale: float, look_scale: float) -> int:
+    """Composite ``cutout`` resized into ``box`` in both modalities, its thermal contrast scaled
+    by ``heat_scale`` and its visible opacity by ``look_scale``; returns its area in pixels."""
     height, width = owner.shape
     x0, y0, w, h = _pixel_box(box)
     fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(width, x0 + w), min(height, y0 + h)
@@ -447,7 +480,7 @@ def _paste(visible, thermal, owner, cutout: Cutout, box, obj_id: int, heat_scale
     crop = (slice(fy0 - y0, fy1 - y0), slice(fx0 - x0, fx1 - x0))
     patch_visible, patch_heat, alpha = patch_visible[crop], patch_heat[crop], alpha[crop]
     region = visible[fy0:fy1, fx0:fx1]
-    region += alpha[:, :, None] * (patch_visible.reshape(region.shape) - region)
+    region += (alpha * look_scale)[:, :, None] * (patch_visible.reshape(region.shape) - region)
     thermal[fy0:fy1, fx0:fx1] += alpha * patch_heat * heat_scale
     solid = alpha > 0.5
     owner[fy0:fy1, fx0:fx1][solid] = obj_id
