@@ -136,6 +136,54 @@ def test_scene_cuts_move_the_target_and_view_and_change_nothing_else(bank):
         write_real_pairs_dataset("/nowhere", "/nowhere", frames=8, cuts=2)
 
 
+def test_a_frame_step_shows_every_nth_moment_of_the_same_motion(bank):
+    """Frame t at step 4 is where a step-1 sequence four times as long is at frame 4t: the same
+    path and sizes (up to how the path's extremes, which keep it in the frame, are sampled),
+    four times as far per frame."""
+    slow = build_real_scene(bank, 1, 41, 240, 180, seed=9)
+    fast = build_real_scene(bank, 1, 11, 240, 180, seed=9, frame_step=4)
+    for fast_object, slow_object in zip(fast.objects, slow.objects):
+        np.testing.assert_allclose(fast_object.boxes, slow_object.boxes[::4], atol=0.1)
+    speed = np.hypot(*np.diff(fast.objects[0].boxes[:, :2], axis=0).T).mean()
+    assert speed > 3 * np.hypot(*np.diff(slow.objects[0].boxes[:11, :2], axis=0).T).mean()
+
+
+def test_camouflage_hides_the_target_in_the_visible_image_only(bank):
+    """A camouflaged target keeps its box and its heat but 0-40% of its visible look; the
+    draw has its own random stream, so nothing else about the sequence changes."""
+    plain = build_real_scene(bank, 0, 30, 160, 120, seed=3)
+    hidden = build_real_scene(bank, 0, 30, 160, 120, seed=3, camouflage=1.0)
+    assert "camouflage" in hidden.events and "camouflage" not in plain.events
+    assert 0.6 <= hidden.camouflage[0] <= 1.0 and (hidden.camouflage == hidden.camouflage[0]).all()
+    assert np.array_equal(hidden.objects[0].boxes, plain.objects[0].boxes)
+    renders = []
+    for scene in (plain, hidden):
+        alone = dataclasses.replace(scene, objects=scene.objects[:1], occluder=None)
+        empty = dataclasses.replace(alone, objects=[])
+        renders.append((alone.render(0), empty.render(0)))
+    ((visible, thermal, _), (background_visible, _, _)), ((hidden_visible, hidden_thermal, _), _) = renders
+    np.testing.assert_array_equal(thermal, hidden_thermal)
+    shown = np.abs(visible.astype(int) - background_visible).sum()
+    left = np.abs(hidden_visible.astype(int) - background_visible).sum()
+    assert 0 < shown and left <= 0.45 * shown
+    with pytest.raises(InputError, match="camouflaged share"):
+        write_real_pairs_dataset("/nowhere", "/nowhere", camouflage=1.5)
+    with pytest.raises(InputError, match="frame steps"):
+        write_real_pairs_dataset("/nowhere", "/nowhere", frame_steps=(0,))
+
+
+def test_frame_steps_are_drawn_per_sequence(tmp_path, pairs_root):
+    write_real_pairs_dataset(tmp_path / "mixed", pairs_root, sequences=8, frames=6, size=(128, 96), seed=2,
+                             frame_steps=(1, 8), camouflage=0.5)
+    manifest = json.loads((tmp_path / "mixed" / "synth.json").read_text())
+    assert manifest["frame_steps"] == [1, 8] and manifest["camouflage"] == 0.5
+    speeds = []
+    for sequence in open_benchmark("lasher", tmp_path / "mixed", split="all", annotations_only=True):
+        boxes = np.asarray(sequence.boxes, float)
+        speeds.append(np.hypot(*np.diff(boxes[:, :2], axis=0).T).mean())
+    assert min(speeds) < 3 and max(speeds) > 3 * min(speeds)
+
+
 def test_cli_writes_real_pairs_and_reports_bad_input(tmp_path, pairs_root, capsys):
     out = tmp_path / "real"
     assert main(["synth", str(out), "--source", "real-pairs", "--pairs", str(pairs_root),
@@ -148,6 +196,8 @@ def test_cli_writes_real_pairs_and_reports_bad_input(tmp_path, pairs_root, capsy
     assert "nothing: real image pair folder not found" in capsys.readouterr().err
     assert main(["synth", str(tmp_path / "z"), "--cuts", "1"]) == 2
     assert "--cuts is only used with --source real-pairs" in capsys.readouterr().err
+    assert main(["synth", str(tmp_path / "z"), "--camouflage", "0.5"]) == 2
+    assert "--camouflage is only used with --source real-pairs" in capsys.readouterr().err
     assert main(["synth", str(tmp_path / "cut"), "--source", "real-pairs", "--pairs", str(pairs_root),
                  "--sequences", "1", "--frames", "12", "--size", "128x96", "--cuts", "1"]) == 0
     assert len(json.loads((tmp_path / "cut" / "synth.json").read_text())["sequences"]["real_000"]["cut"]) == 1
