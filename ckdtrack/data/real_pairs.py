@@ -323,7 +323,8 @@ def build_real_scene(bank: ObjectBank, index: int, frames: int, width: int, heig
     return RealPairScene(
         name=f"real_{index:03d}", seed=seed, index=index, width=width, height=height, frames=frames,
         visible_background=visible_bg, thermal_background=thermal_bg, pan=pan, objects=objects, occluder=occluder,
-        gain=gain, crossover=crossover, camouflage=hidden, blur=blur, blur_angle=float(rng.uniform(0, np.pi)), thermal_offset=offset,
+        gain=gain, crossover=crossover, camouflage=hidden, blur=blur, blur_angle=float(rng.uniform(0, np.pi)),
+        thermal_offset=offset,
         grayscale=bool(rng.random() < 0.35), row_noise=float(rng.choice([0.0, rng.uniform(0.005, 0.03)])),
         events=events,
     )
