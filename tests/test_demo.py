@@ -8,7 +8,7 @@ from conftest import hide_matplotlib
 
 from ckdtrack.boxes import read_box_file
 from ckdtrack.cli import main
-from ckdtrack.demo import SAMPLE_DATA, TNO_CLIPS, write_demo_plots, write_tno_benchmark
+from ckdtrack.demo import SAMPLE_DATA, TNO_CLIPS, margins_over_best, write_demo_plots, write_tno_benchmark
 from ckdtrack.evaluation import evaluate_trackers
 
 CLIP_FRAMES = {"Nato_camp": 32, "Duine": 23, "Tree": 19}
@@ -47,6 +47,13 @@ def test_without_matplotlib_the_demo_skips_its_plots_and_removes_stale_ones(tmp_
     assert not stale.parent.exists()
 
 
+def test_each_clip_is_compared_with_its_best_classical_tracker():
+    clips = {"A": {"mine": 0.5, "ncc": 0.9, "mil": 0.2}, "B": {"mine": 1.0, "ncc": 0.3, "mil": 0.6}}
+    rows = [{"clip": clip, "tracker": tracker, "success": success}
+            for clip, scores in clips.items() for tracker, success in scores.items()]
+    assert margins_over_best(rows, "mine", ["ncc", "mil"]) == [("A", 0.5, "ncc", 0.9), ("B", 1.0, "mil", 0.6)]
+
+
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
     out = tmp_path / "demo"
@@ -63,6 +70,7 @@ def test_demo_end_to_end(tmp_path, capsys, monkeypatch):
     assert len(list((out / "videos" / "synthetic").glob("*.mp4"))) == 2
     assert {p.suffix for p in (out / "plots" / "tno").iterdir()} == {".png", ".pdf"}
     assert "tracked 58 synthetic frames" in printed and "demo finished" in printed
+    assert "per clip against the better classical tracker: Nato_camp " in printed
     assert f"plots:              {out / 'plots'}" in printed
     # other parameters: new synthetic sequences, tracked again (not "tracked 0 frames"); without
     # matplotlib everything but the plots is done, and the first run's plots are gone
